@@ -1,0 +1,605 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/rotplan/rotplan/internal/dag"
+)
+
+var topSchema = &hcl.BodySchema{
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "rotplan"},
+		{Type: "provider", LabelNames: []string{"name"}},
+		{Type: "secret", LabelNames: []string{"name"}},
+	},
+}
+
+var settingsSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "notice"}, {Name: "grace"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "state", LabelNames: []string{"type"}}},
+}
+
+var localStateSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "path"}},
+}
+
+// stateBackends are the state backend types; only local is built so far.
+var stateBackends = map[string]bool{"local": true, "postgres": false, "s3": false}
+
+var secretSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "description"},
+		{Name: "frequency", Required: true},
+		{Name: "notice"},
+		{Name: "grace"},
+		{Name: "depends_on"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{
+		{Type: "store", LabelNames: []string{"type"}},
+		{Type: "generate", LabelNames: []string{"type"}},
+		{Type: "target", LabelNames: []string{"type", "name"}},
+		{Type: "verify", LabelNames: []string{"type"}},
+	},
+}
+
+// decoder holds what the passes share.
+type decoder struct {
+	inv  *Inventory
+	opts Options
+	ctx  *hcl.EvalContext
+	// refRanges[i][name] is where secret i first refers to secret name, for
+	// pointing a cycle diagnostic at the reference that closes it.
+	refRanges []map[string]hcl.Range
+}
+
+func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var settings, providers, secrets []*hcl.Block
+	for _, body := range bodies {
+		content, moreDiags := body.Content(topSchema)
+		diags = append(diags, moreDiags...)
+		for _, blk := range content.Blocks {
+			switch blk.Type {
+			case "rotplan":
+				settings = append(settings, blk)
+			case "provider":
+				providers = append(providers, blk)
+			case "secret":
+				secrets = append(secrets, blk)
+			}
+		}
+	}
+
+	// Declare every secret first: references may point forward or into
+	// another file.
+	d.inv.byName = make(map[string]*Secret, len(secrets))
+	declared := make([]*hcl.Block, 0, len(secrets))
+	for _, blk := range secrets {
+		name := blk.Labels[0]
+		if !hclsyntax.ValidIdentifier(name) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid secret name",
+				Detail:   fmt.Sprintf("%q is not a valid name. A secret name starts with a letter and holds only letters, digits, underscores and dashes, because it is used in references like secret.NAME.value.", name),
+				Subject:  blk.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		if prev := d.inv.byName[name]; prev != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate secret",
+				Detail:   fmt.Sprintf("A secret named %q was already declared at %s. Each secret needs a unique name; rename one of them.", name, prev.DeclRange),
+				Subject:  blk.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		s := &Secret{Name: name, Index: len(d.inv.Secrets), DeclRange: blk.DefRange}
+		d.inv.Secrets = append(d.inv.Secrets, s)
+		d.inv.byName[name] = s
+		declared = append(declared, blk)
+	}
+	d.ctx = d.evalContext()
+
+	diags = append(diags, d.decodeSettings(settings)...)
+	diags = append(diags, d.decodeProviders(providers)...)
+	d.refRanges = make([]map[string]hcl.Range, len(declared))
+	for i, blk := range declared {
+		diags = append(diags, d.decodeSecret(d.inv.Secrets[i], blk)...)
+	}
+	diags = append(diags, d.checkCycles()...)
+	return diags
+}
+
+// evalContext offers every declared secret as secret.NAME.value, unknown:
+// values exist only while apply runs.
+func (d *decoder) evalContext() *hcl.EvalContext {
+	secretVals := make(map[string]cty.Value, len(d.inv.Secrets))
+	unknown := cty.ObjectVal(map[string]cty.Value{"value": cty.UnknownVal(cty.String)})
+	for _, s := range d.inv.Secrets {
+		secretVals[s.Name] = unknown
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"secret": cty.ObjectVal(secretVals)},
+		Functions: functions(d.inv.Dir, d.opts.Mode, d.opts.LookupEnv),
+	}
+}
+
+func (d *decoder) decodeSettings(blocks []*hcl.Block) hcl.Diagnostics {
+	d.inv.Settings = Settings{
+		Notice: DefaultNotice,
+		Grace:  DefaultGrace,
+		State:  StateBackend{Type: "local", Path: DefaultStatePath},
+	}
+	var diags hcl.Diagnostics
+	for i, blk := range blocks {
+		if i > 0 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate rotplan block",
+				Detail:   fmt.Sprintf("The rotplan settings were already given at %s. Keep one rotplan block in the inventory.", blocks[0].DefRange),
+				Subject:  blk.DefRange.Ptr(),
+			})
+			continue
+		}
+		content, moreDiags := blk.Body.Content(settingsSchema)
+		diags = append(diags, moreDiags...)
+		if attr := content.Attributes["notice"]; attr != nil {
+			v, moreDiags := d.duration(attr)
+			diags = append(diags, moreDiags...)
+			d.inv.Settings.Notice = v
+		}
+		if attr := content.Attributes["grace"]; attr != nil {
+			v, moreDiags := d.duration(attr)
+			diags = append(diags, moreDiags...)
+			d.inv.Settings.Grace = v
+		}
+		for j, sb := range content.Blocks {
+			if j > 0 {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate state block",
+					Detail:   "apply keeps its journal and lock in one state backend; keep one state block.",
+					Subject:  sb.DefRange.Ptr(),
+				})
+				continue
+			}
+			diags = append(diags, d.decodeState(sb)...)
+		}
+	}
+	return diags
+}
+
+func (d *decoder) decodeState(blk *hcl.Block) hcl.Diagnostics {
+	typ := blk.Labels[0]
+	built, known := stateBackends[typ]
+	if !known {
+		return hcl.Diagnostics{unknownType("state backend", typ, sortedKeys(stateBackends), blk.LabelRanges[0])}
+	}
+	if !built {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "State backend not implemented yet",
+			Detail:   fmt.Sprintf("The %s state backend is planned but not built in this version of rotplan. Use state \"local\" for now.", typ),
+			Subject:  blk.LabelRanges[0].Ptr(),
+		}}
+	}
+	content, diags := blk.Body.Content(localStateSchema)
+	st := StateBackend{Type: typ, Path: DefaultStatePath, DeclRange: blk.DefRange}
+	if attr := content.Attributes["path"]; attr != nil {
+		p, moreDiags := d.str(attr)
+		diags = append(diags, moreDiags...)
+		if p != "" {
+			st.Path = p
+		}
+	}
+	d.inv.Settings.State = st
+	return diags
+}
+
+func (d *decoder) decodeProviders(blocks []*hcl.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	d.inv.Providers = map[string]*Provider{}
+	for _, blk := range blocks {
+		name := blk.Labels[0]
+		schema, ok := d.opts.Schemas.Schema(KindProvider, name)
+		if !ok {
+			diags = append(diags, unknownType("provider", name, d.opts.Schemas.TypeNames(KindProvider), blk.LabelRanges[0]))
+			continue
+		}
+		if prev := d.inv.Providers[name]; prev != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate provider block",
+				Detail:   fmt.Sprintf("Provider %q was already configured at %s. Keep one block per provider.", name, prev.DeclRange),
+				Subject:  blk.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
+		diags = append(diags, moreDiags...)
+		d.inv.Providers[name] = &Provider{Name: name, Config: val, Body: blk.Body, DeclRange: blk.DefRange}
+	}
+	return diags
+}
+
+func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
+	content, diags := blk.Body.Content(secretSchema)
+	d.refRanges[s.Index] = map[string]hcl.Range{}
+
+	s.Notice, s.Grace = d.inv.Settings.Notice, d.inv.Settings.Grace
+	if attr := content.Attributes["description"]; attr != nil {
+		v, moreDiags := d.str(attr)
+		diags = append(diags, moreDiags...)
+		s.Description = v
+	}
+	var freqRange hcl.Range
+	if attr := content.Attributes["frequency"]; attr != nil {
+		v, moreDiags := d.duration(attr)
+		diags = append(diags, moreDiags...)
+		s.Frequency, freqRange = v, attr.Expr.Range()
+		if v == 0 && !moreDiags.HasErrors() {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Frequency must be positive",
+				Detail:   `A secret rotates every frequency; give it a period such as "90d".`,
+				Subject:  attr.Expr.Range().Ptr(),
+			})
+		}
+	}
+	noticeRange, graceRange := freqRange, freqRange
+	noticeFrom, graceFrom := "the default notice", "the default grace"
+	if attr := content.Attributes["notice"]; attr != nil {
+		v, moreDiags := d.duration(attr)
+		diags = append(diags, moreDiags...)
+		s.Notice, noticeRange, noticeFrom = v, attr.Expr.Range(), "notice"
+	}
+	if attr := content.Attributes["grace"]; attr != nil {
+		v, moreDiags := d.duration(attr)
+		diags = append(diags, moreDiags...)
+		s.Grace, graceRange, graceFrom = v, attr.Expr.Range(), "grace"
+	}
+	if s.Frequency > 0 && s.Notice >= s.Frequency {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Notice not shorter than frequency",
+			Detail: fmt.Sprintf("%s is %s but the secret rotates every %s, so it would always be due soon. Set notice shorter than frequency.",
+				capitalize(noticeFrom), FormatDuration(s.Notice), FormatDuration(s.Frequency)),
+			Subject: noticeRange.Ptr(),
+		})
+	}
+	if s.Frequency > 0 && s.Grace >= s.Frequency {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Grace not shorter than frequency",
+			Detail: fmt.Sprintf("%s is %s but the secret rotates every %s, so the previous value would never retire before the next rotation. Set grace shorter than frequency.",
+				capitalize(graceFrom), FormatDuration(s.Grace), FormatDuration(s.Frequency)),
+			Subject: graceRange.Ptr(),
+		})
+	}
+	if attr := content.Attributes["depends_on"]; attr != nil {
+		diags = append(diags, d.decodeDependsOn(s, attr)...)
+	}
+
+	targetNames := map[string]*Block{}
+	for _, b := range content.Blocks {
+		kind := blockKinds[b.Type]
+		block, moreDiags := d.decodeTypedBlock(s, kind, b)
+		diags = append(diags, moreDiags...)
+		if block == nil {
+			continue
+		}
+		switch kind {
+		case KindStore:
+			if s.Store != nil {
+				diags = append(diags, duplicateBlock(s, "store", s.Store, b))
+				continue
+			}
+			s.Store = block
+		case KindGenerate:
+			if s.Generate != nil {
+				diags = append(diags, duplicateBlock(s, "generate", s.Generate, b))
+				continue
+			}
+			s.Generate = block
+		case KindTarget:
+			key := block.Type + "." + block.Name
+			if prev := targetNames[key]; prev != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate target",
+					Detail:   fmt.Sprintf("Secret %q already has target %q at %s. Give each target of a type its own name.", s.Name, key, prev.DeclRange),
+					Subject:  hcl.RangeBetween(b.LabelRanges[0], b.LabelRanges[1]).Ptr(),
+				})
+				continue
+			}
+			targetNames[key] = block
+			block.Index = len(s.Targets)
+			s.Targets = append(s.Targets, block)
+		case KindVerify:
+			block.Index = len(s.Verify)
+			s.Verify = append(s.Verify, block)
+		}
+	}
+
+	if s.Store == nil {
+		if schema, ok := d.opts.Schemas.Schema(KindStore, "local"); ok {
+			// The embedded local store is the default.
+			val, moreDiags := hcldec.Decode(hcl.EmptyBody(), schema.Spec, d.ctx)
+			diags = append(diags, moreDiags...)
+			s.Store = &Block{Kind: KindStore, Type: "local", Body: hcl.EmptyBody(), Config: val, Schema: schema, DeclRange: s.DeclRange, TypeRange: s.DeclRange}
+		}
+	}
+	if s.Generate == nil && !hasBlockOfType(content, "generate") {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing generate block",
+			Detail: fmt.Sprintf("Secret %q does not say how its next value is made. Add a generate block, for example generate \"password\" { length = 32 }. Valid types: %s.",
+				s.Name, strings.Join(d.opts.Schemas.TypeNames(KindGenerate), ", ")),
+			Subject: blk.DefRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+var blockKinds = map[string]BlockKind{
+	"store":    KindStore,
+	"generate": KindGenerate,
+	"target":   KindTarget,
+	"verify":   KindVerify,
+}
+
+// decodeTypedBlock decodes a block against its type's own schema: the second
+// pass. It returns nil when the type is unknown or a reference is broken.
+func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*Block, hcl.Diagnostics) {
+	typ := blk.Labels[0]
+	schema, ok := d.opts.Schemas.Schema(kind, typ)
+	if !ok {
+		return nil, hcl.Diagnostics{unknownType(kind.String(), typ, d.opts.Schemas.TypeNames(kind), blk.LabelRanges[0])}
+	}
+	block := &Block{Kind: kind, Type: typ, Body: blk.Body, Schema: schema, DeclRange: blk.DefRange, TypeRange: blk.LabelRanges[0]}
+	if kind == KindTarget {
+		block.Name = blk.Labels[1]
+	}
+	if schema.Provider != "" {
+		block.Provider = d.inv.Providers[schema.Provider]
+	}
+
+	// References first: a reference to an undeclared secret gets one clear
+	// diagnostic here instead of a second, vaguer one from the decoder.
+	var diags hcl.Diagnostics
+	for _, tr := range hcldec.Variables(blk.Body, schema.Spec) {
+		if tr.RootName() != "secret" {
+			continue // the decoder reports unknown variables
+		}
+		name, ok := d.referencedSecret(tr, &diags)
+		if !ok {
+			continue
+		}
+		if name == s.Name && kind == KindVerify {
+			continue // a check may use the value it checks
+		}
+		if _, seen := d.refRanges[s.Index][name]; !seen {
+			d.refRanges[s.Index][name] = tr.SourceRange()
+			if kind == KindGenerate {
+				s.Derives = append(s.Derives, name)
+			} else {
+				s.DependsOn = append(s.DependsOn, name)
+			}
+		}
+	}
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
+	block.Config = val
+	return block, append(diags, moreDiags...)
+}
+
+// referencedSecret reads the secret name out of a secret.NAME... traversal.
+func (d *decoder) referencedSecret(tr hcl.Traversal, diags *hcl.Diagnostics) (string, bool) {
+	var name string
+	if len(tr) > 1 {
+		if step, ok := tr[1].(hcl.TraverseAttr); ok {
+			name = step.Name
+		}
+	}
+	if name == "" {
+		*diags = append(*diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid secret reference",
+			Detail:   "A reference to another secret names it: secret.NAME.value.",
+			Subject:  tr.SourceRange().Ptr(),
+		})
+		return "", false
+	}
+	if d.inv.byName[name] == nil {
+		detail := fmt.Sprintf("There is no secret named %q in this inventory.", name)
+		if suggestion := didYouMean(name, d.secretNames()); suggestion != "" {
+			detail += fmt.Sprintf(" Did you mean %q?", suggestion)
+		}
+		*diags = append(*diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Reference to undeclared secret",
+			Detail:   detail,
+			Subject:  tr.SourceRange().Ptr(),
+		})
+		return "", false
+	}
+	return name, true
+}
+
+func (d *decoder) decodeDependsOn(s *Secret, attr *hcl.Attribute) hcl.Diagnostics {
+	exprs, diags := hcl.ExprList(attr.Expr)
+	if diags.HasErrors() {
+		diags[0].Detail = "depends_on is a list of secrets, for example depends_on = [secret.db_password]."
+		return diags
+	}
+	for _, expr := range exprs {
+		tr, moreDiags := hcl.AbsTraversalForExpr(expr)
+		if moreDiags.HasErrors() || tr.RootName() != "secret" || len(tr) != 2 {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid depends_on entry",
+				Detail:   "depends_on lists secrets by address, for example depends_on = [secret.db_password].",
+				Subject:  expr.Range().Ptr(),
+			})
+			continue
+		}
+		name, ok := d.referencedSecret(tr, &diags)
+		if !ok {
+			continue
+		}
+		if _, seen := d.refRanges[s.Index][name]; !seen {
+			d.refRanges[s.Index][name] = expr.Range()
+			s.DependsOn = append(s.DependsOn, name)
+		}
+	}
+	return diags
+}
+
+// checkCycles rejects secrets that need each other, naming the path.
+func (d *decoder) checkCycles() hcl.Diagnostics {
+	g := dag.New(len(d.inv.Secrets))
+	for _, s := range d.inv.Secrets {
+		for _, name := range s.Needs() {
+			g.AddEdge(d.inv.byName[name].Index, s.Index)
+		}
+	}
+	_, cycle := g.Sort()
+	if cycle == nil {
+		return nil
+	}
+	// cycle runs along the edges: each secret is needed by the next one.
+	path := make([]string, len(cycle))
+	for i, n := range cycle {
+		path[i] = d.inv.Secrets[n].Address()
+	}
+	first, uses := d.inv.Secrets[cycle[0]], d.inv.Secrets[cycle[len(cycle)-2]]
+	subject := d.refRanges[first.Index][uses.Name]
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Dependency cycle",
+		Detail: fmt.Sprintf("These secrets need each other: %s. rotplan rotates a secret after the secrets it uses, so one of these references or depends_on entries must go.",
+			strings.Join(reverse(path), " -> ")),
+		Subject: subject.Ptr(),
+	}}
+}
+
+func (d *decoder) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostics) {
+	s, known, diags := d.value(attr)
+	if diags.HasErrors() || !known {
+		return 0, diags
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return 0, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid duration",
+			Detail:   fmt.Sprintf("%s: %s %s", attr.Name, err, durationHint),
+			Subject:  attr.Expr.Range().Ptr(),
+		}}
+	}
+	return v, nil
+}
+
+// str evaluates a string attribute; an unknown value (an unset env var while
+// validating) reads as "".
+func (d *decoder) str(attr *hcl.Attribute) (string, hcl.Diagnostics) {
+	s, _, diags := d.value(attr)
+	return s, diags
+}
+
+// value evaluates a string attribute and says whether its value is known.
+func (d *decoder) value(attr *hcl.Attribute) (string, bool, hcl.Diagnostics) {
+	val, diags := attr.Expr.Value(d.ctx)
+	if diags.HasErrors() {
+		return "", false, diags
+	}
+	val, err := convert.Convert(val, cty.String)
+	if err != nil || val.IsNull() {
+		return "", false, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid value",
+			Detail:   fmt.Sprintf("%s must be a string.", attr.Name),
+			Subject:  attr.Expr.Range().Ptr(),
+		}}
+	}
+	if !val.IsKnown() {
+		return "", false, nil
+	}
+	return val.AsString(), true, nil
+}
+
+func (d *decoder) secretNames() []string {
+	names := make([]string, len(d.inv.Secrets))
+	for i, s := range d.inv.Secrets {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func unknownType(what, typ string, valid []string, rng hcl.Range) *hcl.Diagnostic {
+	detail := fmt.Sprintf("rotplan has no %s type %q.", what, typ)
+	if suggestion := didYouMean(typ, valid); suggestion != "" {
+		detail += fmt.Sprintf(" Did you mean %q?", suggestion)
+	}
+	detail += " Valid types: " + strings.Join(valid, ", ") + "."
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Unknown " + what + " type",
+		Detail:   detail,
+		Subject:  rng.Ptr(),
+	}
+}
+
+func duplicateBlock(s *Secret, what string, prev *Block, blk *hcl.Block) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Duplicate " + what + " block",
+		Detail:   fmt.Sprintf("Secret %q already has a %s block at %s; a secret has exactly one.", s.Name, what, prev.DeclRange),
+		Subject:  blk.DefRange.Ptr(),
+	}
+}
+
+func hasBlockOfType(content *hcl.BodyContent, typ string) bool {
+	for _, b := range content.Blocks {
+		if b.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func reverse(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}

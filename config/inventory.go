@@ -1,0 +1,143 @@
+package config
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Default notice and grace, used when neither the secret nor the rotplan
+// block sets them.
+const (
+	DefaultNotice = 14 * Day
+	DefaultGrace  = 24 * time.Hour
+)
+
+// Inventory is every secret an inventory directory declares, decoded and
+// validated.
+type Inventory struct {
+	// Dir is the directory the files were read from.
+	Dir string
+	// Hash identifies the inventory's exact text: a saved plan is bound to it.
+	Hash string
+	// Sources holds each file's bytes by name, for diagnostics and fmt.
+	Sources map[string][]byte
+
+	Settings  Settings
+	Providers map[string]*Provider
+	// Secrets in declaration order (files by name, then position).
+	Secrets []*Secret
+	byName  map[string]*Secret
+}
+
+// Secret returns the secret with the given name, or nil.
+func (inv *Inventory) Secret(name string) *Secret { return inv.byName[name] }
+
+// Settings is the rotplan block: defaults and the state backend.
+type Settings struct {
+	Notice time.Duration
+	Grace  time.Duration
+	State  StateBackend
+}
+
+// StateBackend says where apply keeps its journal and lock.
+type StateBackend struct {
+	Type string // "local"
+	// Path is the local backend's file, relative to the inventory directory.
+	Path      string
+	DeclRange hcl.Range
+}
+
+// DefaultStatePath is the local state file, beside the inventory.
+const DefaultStatePath = "rotplan.state"
+
+// Provider is a provider block: connection settings that many secrets' store
+// and target blocks share (an AWS region, a Fly API token).
+type Provider struct {
+	Name      string
+	Config    cty.Value
+	Body      hcl.Body
+	DeclRange hcl.Range
+}
+
+// Secret is one logical credential, addressed as secret.NAME.
+type Secret struct {
+	Name        string
+	Index       int // position in Inventory.Secrets
+	Description string
+	Frequency   time.Duration
+	Notice      time.Duration
+	Grace       time.Duration
+
+	Store    *Block
+	Generate *Block
+	Targets  []*Block
+	Verify   []*Block
+
+	// DependsOn lists the secrets named in depends_on: ordering only.
+	DependsOn []string
+	// Derives lists the secrets whose values this secret's blocks use
+	// (secret.NAME.value): this secret is made from them, so it rotates
+	// whenever they do.
+	Derives []string
+
+	DeclRange hcl.Range
+}
+
+// Address is the secret's stable address, secret.NAME.
+func (s *Secret) Address() string { return "secret." + s.Name }
+
+// Needs lists every secret that must be settled before this one: what it
+// derives from, then what it depends on, without repeats.
+func (s *Secret) Needs() []string {
+	out := make([]string, 0, len(s.Derives)+len(s.DependsOn))
+	seen := make(map[string]bool, cap(out))
+	for _, list := range [][]string{s.Derives, s.DependsOn} {
+		for _, n := range list {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// Block is a store, generate, target or verify block inside a secret, or a
+// provider block's settings: its type names the provider that handles it.
+type Block struct {
+	Kind BlockKind
+	Type string
+	// Name is a target's second label ("app" in target "env_file" "app").
+	Name string
+	// Index is the block's position among its secret's blocks of this kind.
+	Index int
+	// Body is kept so the executor can decode it again once the values it
+	// references (secret.NAME.value) are known.
+	Body hcl.Body
+	// Config is the body decoded against the type's schema; values that come
+	// from other secrets are unknown here.
+	Config cty.Value
+	Schema *BlockSchema
+	// Provider is the provider block this block's type shares settings
+	// with, or nil when the inventory has none.
+	Provider *Provider
+
+	DeclRange hcl.Range
+	TypeRange hcl.Range
+}
+
+// Address names the block within its secret: store.local, generate.password,
+// target.env_file.app, verify.http[0].
+func (b *Block) Address() string {
+	switch b.Kind {
+	case KindTarget:
+		return "target." + b.Type + "." + b.Name
+	case KindVerify:
+		return "verify." + b.Type + "[" + strconv.Itoa(b.Index) + "]"
+	default:
+		return b.Kind.String() + "." + b.Type
+	}
+}

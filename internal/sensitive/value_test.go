@@ -1,0 +1,64 @@
+package sensitive
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestValueNeverPrints(t *testing.T) {
+	const canary = "canary-7f3a9c"
+	v := New(canary)
+	wrapped := struct {
+		Name  string
+		Value Value
+	}{"db", v}
+
+	outputs := map[string]string{
+		"%s":     fmt.Sprintf("%s", v),
+		"%v":     fmt.Sprintf("%v", v),
+		"%+v":    fmt.Sprintf("%+v", wrapped),
+		"%#v":    fmt.Sprintf("%#v", wrapped),
+		"%q":     fmt.Sprintf("%q", v),
+		"%x":     fmt.Sprintf("%x", v),
+		"err":    fmt.Errorf("wrapped: %v", v).Error(),
+		"Sprint": fmt.Sprint(v, wrapped),
+	}
+	b, err := json.Marshal(wrapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs["json"] = string(b)
+
+	for name, out := range outputs {
+		t.Run(name, func(t *testing.T) {
+			if strings.Contains(out, canary) {
+				t.Fatalf("value leaked: %s", out)
+			}
+			if !strings.Contains(out, Redacted) {
+				t.Fatalf("no redaction marker in %q", out)
+			}
+		})
+	}
+	if v.Reveal() != canary {
+		t.Fatalf("Reveal() lost the value")
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	p := NewFingerprinter()
+	a, b := New("one"), New("two")
+	if !p.Of(a).Equal(p.Of(New("one"))) {
+		t.Error("same value, different fingerprints")
+	}
+	if p.Of(a).Equal(p.Of(b)) {
+		t.Error("different values, same fingerprint")
+	}
+	if NewFingerprinter().Of(a).Equal(p.Of(a)) {
+		t.Error("fingerprints under different keys agree")
+	}
+	if !a.Equal(New("one")) || a.Equal(b) {
+		t.Error("Equal is wrong")
+	}
+}

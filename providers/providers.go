@@ -1,0 +1,211 @@
+package providers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rotplan/rotplan/internal/sensitive"
+)
+
+// ErrNotImplemented is returned for a block type whose schema rotplan knows
+// but whose provider is not built yet.
+var ErrNotImplemented = errors.New("not implemented yet in this version of rotplan")
+
+// Settings is what a factory gets to build a provider instance.
+type Settings struct {
+	// Dir is the inventory directory: relative paths start there.
+	Dir string
+	// Provider is the decoded provider block this type shares settings with
+	// (provider "aws" {...}), or cty.NilVal when the inventory has none.
+	Provider cty.Value
+	Logger   hclog.Logger
+}
+
+// SecretRef names a secret and carries its block's decoded configuration.
+type SecretRef struct {
+	Name   string
+	Config cty.Value
+}
+
+// Store is the source of truth for a secret's value, holding its current
+// value and, during a rotation, pending and previous ones.
+type Store interface {
+	// Inspect reports what the store holds for each secret: metadata only.
+	// One call covers many secrets so a store can list rather than read
+	// each one.
+	Inspect(ctx context.Context, req InspectRequest) (*InspectResponse, error)
+	// Read returns the value in one slot of each secret.
+	Read(ctx context.Context, req ReadRequest) (*ReadResponse, error)
+}
+
+// InspectRequest asks about a batch of secrets.
+type InspectRequest struct {
+	Secrets []SecretRef
+}
+
+// InspectResponse answers an InspectRequest. A secret absent from Secrets
+// does not exist in the store.
+type InspectResponse struct {
+	Secrets map[string]*StoredSecret
+}
+
+// StoredSecret is a store's metadata for one secret.
+type StoredSecret struct {
+	// Current, Pending and Previous describe the versions held; nil when the
+	// slot is empty.
+	Current  *Version
+	Pending  *Version
+	Previous *Version
+	// RotatedAt is rotplan's own record of the last promote, zero if the
+	// store has none: the planner then falls back to Current.CreatedAt.
+	RotatedAt time.Time
+	// ManagedBy names another system that owns this secret's rotation (AWS
+	// rotation); rotplan reports it and leaves it alone.
+	ManagedBy string
+	// Err is set when this secret alone could not be read.
+	Err error
+}
+
+// Version is metadata about one version of a secret.
+type Version struct {
+	ID        string
+	CreatedAt time.Time
+	// RetireAfter is when a previous version's grace ends.
+	RetireAfter time.Time
+	// Rotation identifies the rotation that staged a pending version, ""
+	// when rotplan did not stage it.
+	Rotation string
+}
+
+// Slot is a version's place in a store.
+type Slot int
+
+const (
+	SlotCurrent Slot = iota
+	SlotPending
+	SlotPrevious
+)
+
+func (s Slot) String() string {
+	switch s {
+	case SlotCurrent:
+		return "current"
+	case SlotPending:
+		return "pending"
+	case SlotPrevious:
+		return "previous"
+	}
+	return "unknown"
+}
+
+// ReadRequest asks for the value in one slot of each secret.
+type ReadRequest struct {
+	Secrets []SecretRef
+	Slot    Slot
+}
+
+// ReadResponse holds the values read. A secret with nothing in the slot is
+// absent from Values; one that failed is in Errors.
+type ReadResponse struct {
+	Values map[string]sensitive.Value
+	Errors map[string]error
+}
+
+// Generator makes a secret's next value.
+type Generator interface {
+	Generate(ctx context.Context, req GenerateRequest) (*GenerateResponse, error)
+}
+
+// GenerateRequest carries the generate block's configuration, decoded with
+// the values of the secrets it references.
+type GenerateRequest struct {
+	Secret string
+	Config cty.Value
+}
+
+// GenerateResponse holds the new value.
+type GenerateResponse struct {
+	Value sensitive.Value
+}
+
+// Target is a system that accepts a secret's value or holds a copy of it.
+type Target interface {
+	// Observe reports whether each target holds the store's current value.
+	// One call covers every item of one provider instance, so a target can
+	// read a file or an app's secrets once.
+	Observe(ctx context.Context, req ObserveRequest) (*ObserveResponse, error)
+}
+
+// ObserveRequest asks about a batch of target blocks.
+type ObserveRequest struct {
+	Items []ObserveItem
+}
+
+// ObserveItem is one target block of one secret, with the store's current
+// value to compare against.
+type ObserveItem struct {
+	Secret  string
+	Target  string // the target block's address within the secret
+	Config  cty.Value
+	Current sensitive.Value
+}
+
+// ObserveResponse holds one Observation per item, in the request's order.
+type ObserveResponse struct {
+	Results []Observation
+}
+
+// Observation is what a target holds for one item.
+type Observation struct {
+	Holds Holding
+	// Err is set when this item alone could not be observed.
+	Err error
+}
+
+// Holding says what a target holds compared with the store.
+type Holding int
+
+const (
+	// HoldsUnknown: the target cannot tell (a write-only system).
+	HoldsUnknown Holding = iota
+	// HoldsCurrent: the target holds the store's current value.
+	HoldsCurrent
+	// HoldsOther: the target holds some other value.
+	HoldsOther
+	// HoldsNothing: the target holds no value at all.
+	HoldsNothing
+)
+
+func (h Holding) String() string {
+	switch h {
+	case HoldsCurrent:
+		return "current"
+	case HoldsOther:
+		return "other"
+	case HoldsNothing:
+		return "nothing"
+	}
+	return "unknown"
+}
+
+// Verifier checks that a value works.
+type Verifier interface {
+	Verify(ctx context.Context, req VerifyRequest) (*VerifyResponse, error)
+}
+
+// VerifyRequest carries the verify block's configuration and the value to
+// prove.
+type VerifyRequest struct {
+	Secret string
+	Config cty.Value
+	Value  sensitive.Value
+}
+
+// VerifyResponse reports a passed check; a failed check is an error.
+type VerifyResponse struct {
+	Detail string
+}
