@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+
+	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
+	"github.com/rotplan/rotplan/config"
+)
+
+func runFmt(m *meta, args []string) int {
+	fs := newFlagSet(m, "fmt", "Rewrites the inventory's *.hcl files in the canonical format and lists the\nfiles it changed.")
+	check := fs.Bool("check", false, "change nothing; list the files that need formatting and exit 3 if any do")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	names, err := config.InventoryFiles(m.dir)
+	if err != nil {
+		fmt.Fprintf(m.stderr, "Error: %s\n", err)
+		return exitError
+	}
+	sources := map[string][]byte{}
+	var diags hcl.Diagnostics
+	formatted := map[string][]byte{}
+	for _, name := range names {
+		path := filepath.Join(m.dir, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintf(m.stderr, "Error: %s\n", err)
+			return exitError
+		}
+		sources[name] = src
+		// Formatting a file that does not parse could move its mistakes.
+		if _, moreDiags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); moreDiags.HasErrors() {
+			diags = append(diags, moreDiags...)
+			continue
+		}
+		if out := hclwrite.Format(src); !bytes.Equal(out, src) {
+			formatted[name] = out
+		}
+	}
+	if diags.HasErrors() {
+		views.Diagnostics(m.stderr, diags, sources, colorEnabled(m.stderr))
+		return exitError
+	}
+	for _, name := range names {
+		out, ok := formatted[name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintln(m.stdout, name)
+		if *check {
+			continue
+		}
+		path := filepath.Join(m.dir, name)
+		info, err := os.Stat(path)
+		if err != nil {
+			fmt.Fprintf(m.stderr, "Error: %s\n", err)
+			return exitError
+		}
+		if err := os.WriteFile(path, out, info.Mode().Perm()); err != nil {
+			fmt.Fprintf(m.stderr, "Error: %s\n", err)
+			return exitError
+		}
+	}
+	if *check && len(formatted) > 0 {
+		fmt.Fprintf(m.stderr, "%s not formatted; run rotplan fmt.\n", countNoun(len(formatted), "file"))
+		return exitFormat
+	}
+	return exitOK
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
+	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/executor"
+	"github.com/rotplan/rotplan/planner"
+)
+
+// addressList collects a repeatable -target or -replace flag.
+type addressList []string
+
+func (a *addressList) String() string { return strings.Join(*a, ",") }
+
+func (a *addressList) Set(s string) error {
+	name, ok := strings.CutPrefix(s, "secret.")
+	if !ok || name == "" || strings.Contains(name, ".") {
+		return fmt.Errorf("%q is not a secret address; write secret.NAME", s)
+	}
+	*a = append(*a, name)
+	return nil
+}
+
+func (a addressList) addresses() []string {
+	out := make([]string, len(a))
+	for i, n := range a {
+		out[i] = "secret." + n
+	}
+	return out
+}
+
+func runPlan(m *meta, args []string) int {
+	fs := newFlagSet(m, "plan", "Reads the inventory and the live systems and shows what is due, drifted,\nmissing, waiting to retire or broken. It changes nothing.")
+	asJSON := fs.Bool("json", false, "print the plan as JSON (see docs/json-format.md)")
+	asMarkdown := fs.Bool("markdown", false, "print the plan as Markdown, for a pull request comment")
+	out := fs.String("out", "", "save the plan to `FILE` for a later apply")
+	detailed := fs.Bool("detailed-exitcode", false, "exit 0 when there is nothing to do, 1 on error, 2 when work is pending")
+	at := fs.String("at", "", "evaluate as of `TIME` (2026-12-01, RFC 3339) or +DURATION from now (+30d)")
+	noColor := fs.Bool("no-color", false, "never colour the output")
+	var targets, replace addressList
+	fs.Var(&targets, "target", "plan only `secret.NAME`, what it needs and what rotates with it (repeatable)")
+	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *asJSON && *asMarkdown {
+		fmt.Fprintln(m.stderr, "Error: -json and -markdown are alternatives; choose one.")
+		return exitError
+	}
+	now, err := evaluationTime(*at, time.Now())
+	if err != nil {
+		fmt.Fprintf(m.stderr, "Error: invalid -at: %s\n", err)
+		return exitError
+	}
+
+	inv, ok := m.loadInventory(config.ModeResolve)
+	if !ok {
+		return exitError
+	}
+	started := time.Now()
+	obs := (&executor.Observer{Registry: m.registry, Logger: m.logger}).Observe(context.Background(), inv)
+	m.logger.Debug("observed", "secrets", len(obs.Secrets), "elapsed", time.Since(started))
+	plan, err := planner.Make(inv, obs, now, planner.Options{Targets: targets, Replace: replace})
+	if err != nil {
+		fmt.Fprintf(m.stderr, "Error: %s\n", err)
+		return exitError
+	}
+	meta := views.PlanMeta{Version: version, InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
+
+	switch {
+	case *asJSON:
+		if err := views.PlanJSON(m.stdout, plan, meta); err != nil {
+			fmt.Fprintf(m.stderr, "Error: %s\n", err)
+			return exitError
+		}
+	case *asMarkdown:
+		views.PlanMarkdown(m.stdout, plan)
+	default:
+		views.PlanHuman(m.stdout, plan, !*noColor && colorEnabled(m.stdout))
+	}
+	if *out != "" {
+		if err := savePlan(*out, plan, meta); err != nil {
+			fmt.Fprintf(m.stderr, "Error: cannot save the plan: %s\n", err)
+			return exitError
+		}
+		if !*asJSON {
+			fmt.Fprintf(m.stderr, "Saved the plan to %s. It is bound to this inventory (%s).\n", *out, shortHash(inv.Hash))
+		}
+	}
+
+	switch {
+	case plan.HasErrors():
+		return exitError
+	case *detailed && plan.HasChanges():
+		return exitPending
+	}
+	return exitOK
+}
+
+// evaluationTime reads -at: empty means now, +DURATION is relative to now,
+// otherwise an RFC 3339 time or a date (midnight UTC).
+func evaluationTime(s string, now time.Time) (time.Time, error) {
+	switch {
+	case s == "":
+		return now, nil
+	case strings.HasPrefix(s, "+"):
+		d, err := config.ParseDuration(s[1:])
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w; write +DURATION such as +30d", err)
+		}
+		return now.Add(d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is neither a time (2026-12-01 or 2026-12-01T09:00:00Z) nor +DURATION (+30d)", s)
+}
+
+// savePlan writes the plan's JSON form, readable only by its owner: it
+// holds no value, but it does describe the secrets. It is written relative
+// to the working directory, like any output path.
+func savePlan(path string, plan *planner.Plan, meta views.PlanMeta) error {
+	b, err := json.MarshalIndent(views.NewJSONPlan(plan, meta), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".rotplan-plan-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func shortHash(h string) string {
+	if i := strings.IndexByte(h, ':'); i >= 0 && len(h) > i+13 {
+		return h[:i+13]
+	}
+	return h
+}

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/rotplan/rotplan/config"
+)
+
+func runValidate(m *meta, args []string) int {
+	fs := newFlagSet(m, "validate", "Checks the inventory's syntax, types, references and dependency graph.\nIt contacts no system and needs no credentials: environment variables read\nwith env() may be unset.")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	inv, ok := m.loadInventory(config.ModeValidate)
+	if !ok {
+		return exitError
+	}
+	fmt.Fprintf(m.stdout, "The inventory is valid: %s in %s.\n", countNoun(len(inv.Secrets), "secret"), countNoun(len(inv.Sources), "file"))
+	return exitOK
+}
+
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
+	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/providers"
+)
+
+// meta is what every command shares: where the inventory is, the streams,
+// the logger and the provider registry.
+type meta struct {
+	streams
+	dir      string
+	logger   hclog.Logger
+	registry *providers.Registry
+}
+
+func newMeta(s streams, dir string) *meta {
+	if dir == "" {
+		dir = "."
+	}
+	return &meta{streams: s, dir: dir, logger: newLogger(s.stderr), registry: newRegistry()}
+}
+
+// loadInventory reads and validates the inventory, printing any
+// diagnostics. ok is false when there were errors.
+func (m *meta) loadInventory(mode config.Mode) (inv *config.Inventory, ok bool) {
+	if info, err := os.Stat(m.dir); err != nil || !info.IsDir() {
+		fmt.Fprintf(m.stderr, "Error: cannot use %s as the inventory directory: it does not exist or is not a directory.\n", m.dir)
+		return nil, false
+	}
+	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, Mode: mode})
+	m.logger.Debug("inventory loaded", "dir", m.dir, "files", len(inv.Sources), "secrets", len(inv.Secrets), "diagnostics", len(diags))
+	views.Diagnostics(m.stderr, diags, inv.Sources, colorEnabled(m.stderr))
+	if diags.HasErrors() {
+		return inv, false
+	}
+	return inv, true
+}

@@ -1,0 +1,274 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/internal/sensitive"
+	"github.com/rotplan/rotplan/planner"
+	"github.com/rotplan/rotplan/providers"
+)
+
+// DefaultObserveParallelism bounds how many provider calls observation makes
+// at once.
+const DefaultObserveParallelism = 8
+
+// Observer gathers what the planner needs from the live systems.
+type Observer struct {
+	Registry    *providers.Registry
+	Logger      hclog.Logger
+	Parallelism int
+}
+
+// Observe asks every store and target of the inventory what it holds. A
+// provider that fails marks its secrets as errors; the others are still
+// observed.
+func (o *Observer) Observe(ctx context.Context, inv *config.Inventory) *planner.Observations {
+	obs := &planner.Observations{Secrets: make(map[string]*planner.SecretObservation, len(inv.Secrets))}
+	for _, s := range inv.Secrets {
+		obs.Secrets[s.Name] = &planner.SecretObservation{Targets: make([]planner.TargetObservation, len(s.Targets))}
+		for i, t := range s.Targets {
+			obs.Secrets[s.Name].Targets[i].Address = t.Address()
+		}
+		o.checkImplemented(s, obs.Secrets[s.Name])
+	}
+	logger := o.logger()
+
+	// Stores first: drift checks need the current values.
+	var mu sync.Mutex
+	current := map[string]sensitive.Value{}
+	o.forEachGroup(ctx, inv, obs, storeBlocks, func(ctx context.Context, typ string, blocks []group) {
+		vals := o.observeStore(ctx, inv, typ, blocks, obs, logger)
+		mu.Lock()
+		for k, v := range vals {
+			current[k] = v
+		}
+		mu.Unlock()
+	})
+	o.forEachGroup(ctx, inv, obs, targetBlocks, func(ctx context.Context, typ string, blocks []group) {
+		o.observeTargets(ctx, inv, typ, blocks, current, obs, logger)
+	})
+	return obs
+}
+
+// group is one block of one secret, grouped with others of its type.
+type group struct {
+	secret *config.Secret
+	block  *config.Block
+	// target is the block's index among its secret's targets.
+	target int
+}
+
+func storeBlocks(s *config.Secret) []group {
+	if s.Store == nil {
+		return nil
+	}
+	return []group{{secret: s, block: s.Store}}
+}
+
+func targetBlocks(s *config.Secret) []group {
+	out := make([]group, len(s.Targets))
+	for i, t := range s.Targets {
+		out[i] = group{secret: s, block: t, target: i}
+	}
+	return out
+}
+
+// forEachGroup calls fn once per block type with every block of that type
+// whose secret is still observable, running types concurrently.
+func (o *Observer) forEachGroup(ctx context.Context, inv *config.Inventory, obs *planner.Observations, blocksOf func(*config.Secret) []group, fn func(context.Context, string, []group)) {
+	byType := map[string][]group{}
+	var types []string
+	for _, s := range inv.Secrets {
+		if obs.Secrets[s.Name].Err != "" {
+			continue
+		}
+		for _, g := range blocksOf(s) {
+			if byType[g.block.Type] == nil {
+				types = append(types, g.block.Type)
+			}
+			byType[g.block.Type] = append(byType[g.block.Type], g)
+		}
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.SetLimit(o.parallelism())
+	for _, typ := range types {
+		eg.Go(func() error {
+			fn(ctx, typ, byType[typ])
+			return nil
+		})
+	}
+	_ = eg.Wait()
+}
+
+// observeStore inspects one store type's secrets and reads the current value
+// of those that have targets to compare.
+func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ string, blocks []group, obs *planner.Observations, logger hclog.Logger) map[string]sensitive.Value {
+	fail := func(err error) map[string]sensitive.Value {
+		for _, g := range blocks {
+			obs.Secrets[g.secret.Name].Err = fmt.Sprintf("store %s: %s", typ, err)
+		}
+		return nil
+	}
+	store, err := o.Registry.NewStore(typ, settings(inv, blocks[0].block, logger))
+	if err != nil {
+		return fail(err)
+	}
+	refs := make([]providers.SecretRef, len(blocks))
+	for i, g := range blocks {
+		refs[i] = providers.SecretRef{Name: g.secret.Name, Config: g.block.Config}
+	}
+	logger.Debug("inspecting store", "type", typ, "secrets", len(refs))
+	resp, err := store.Inspect(ctx, providers.InspectRequest{Secrets: refs})
+	if err != nil {
+		return fail(err)
+	}
+
+	var toRead []providers.SecretRef
+	for i, g := range blocks {
+		so := obs.Secrets[g.secret.Name]
+		stored := resp.Secrets[g.secret.Name]
+		if stored == nil {
+			continue
+		}
+		if stored.Err != nil {
+			so.Err = fmt.Sprintf("store %s: %s", typ, stored.Err)
+			continue
+		}
+		fillStored(so, stored)
+		if so.Exists && len(g.secret.Targets) > 0 {
+			toRead = append(toRead, refs[i])
+		}
+	}
+	if len(toRead) == 0 {
+		return nil
+	}
+	read, err := store.Read(ctx, providers.ReadRequest{Secrets: toRead, Slot: providers.SlotCurrent})
+	if err != nil {
+		for _, ref := range toRead {
+			obs.Secrets[ref.Name].Err = fmt.Sprintf("store %s: read current value: %s", typ, err)
+		}
+		return nil
+	}
+	for name, err := range read.Errors {
+		obs.Secrets[name].Err = fmt.Sprintf("store %s: read current value: %s", typ, err)
+	}
+	return read.Values
+}
+
+func fillStored(so *planner.SecretObservation, st *providers.StoredSecret) {
+	so.RotatedAt = st.RotatedAt
+	so.ManagedBy = st.ManagedBy
+	if st.Current != nil {
+		so.Exists = true
+		so.CurrentCreatedAt = st.Current.CreatedAt
+	}
+	if st.Pending != nil {
+		so.Pending = &planner.PendingVersion{CreatedAt: st.Pending.CreatedAt, Resumable: st.Pending.Rotation != ""}
+	}
+	if st.Previous != nil {
+		so.Previous = &planner.PreviousVersion{RetireAfter: st.Previous.RetireAfter}
+	}
+}
+
+// observeTargets asks one target type what each of its blocks holds.
+func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, typ string, blocks []group, current map[string]sensitive.Value, obs *planner.Observations, logger hclog.Logger) {
+	var items []providers.ObserveItem
+	var asked []group
+	for _, g := range blocks {
+		so := obs.Secrets[g.secret.Name]
+		if so.Err != "" || !so.Exists {
+			continue // nothing to compare: a missing secret is created anyway
+		}
+		items = append(items, providers.ObserveItem{
+			Secret:  g.secret.Name,
+			Target:  g.block.Address(),
+			Config:  g.block.Config,
+			Current: current[g.secret.Name],
+		})
+		asked = append(asked, g)
+	}
+	if len(items) == 0 {
+		return
+	}
+	fail := func(err error) {
+		for _, g := range asked {
+			obs.Secrets[g.secret.Name].Targets[g.target].Err = fmt.Sprintf("target %s: %s", typ, err)
+		}
+	}
+	target, err := o.Registry.NewTarget(typ, settings(inv, blocks[0].block, logger))
+	if err != nil {
+		fail(err)
+		return
+	}
+	logger.Debug("observing targets", "type", typ, "items", len(items))
+	resp, err := target.Observe(ctx, providers.ObserveRequest{Items: items})
+	if err != nil {
+		fail(err)
+		return
+	}
+	if len(resp.Results) != len(items) {
+		fail(fmt.Errorf("provider answered %d of %d items", len(resp.Results), len(items)))
+		return
+	}
+	for i, g := range asked {
+		to := &obs.Secrets[g.secret.Name].Targets[g.target]
+		to.Holds = holding(resp.Results[i].Holds)
+		if err := resp.Results[i].Err; err != nil {
+			to.Err = err.Error()
+		}
+	}
+}
+
+// checkImplemented marks a secret whose blocks include a type that is
+// declared by schema only: plan says so rather than pretend.
+func (o *Observer) checkImplemented(s *config.Secret, so *planner.SecretObservation) {
+	blocks := append([]*config.Block{s.Store, s.Generate}, s.Targets...)
+	blocks = append(blocks, s.Verify...)
+	for _, b := range blocks {
+		if b != nil && b.Schema != nil && b.Schema.NotImplemented {
+			so.Err = fmt.Sprintf("%s %q: %s", b.Kind, b.Type, providers.ErrNotImplemented)
+			return
+		}
+	}
+}
+
+func holding(h providers.Holding) planner.Holding {
+	switch h {
+	case providers.HoldsCurrent:
+		return planner.HoldsCurrent
+	case providers.HoldsOther:
+		return planner.HoldsOther
+	case providers.HoldsNothing:
+		return planner.HoldsNothing
+	}
+	return planner.HoldsUnknown
+}
+
+func settings(inv *config.Inventory, b *config.Block, logger hclog.Logger) providers.Settings {
+	s := providers.Settings{Dir: inv.Dir, Provider: cty.NilVal, Logger: logger.Named(b.Type)}
+	if b.Provider != nil {
+		s.Provider = b.Provider.Config
+	}
+	return s
+}
+
+func (o *Observer) logger() hclog.Logger {
+	if o.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return o.Logger
+}
+
+func (o *Observer) parallelism() int {
+	if o.Parallelism < 1 {
+		return DefaultObserveParallelism
+	}
+	return o.Parallelism
+}

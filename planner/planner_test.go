@@ -1,0 +1,293 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rotplan/rotplan/config"
+)
+
+// testSchemas knows just enough block types to write inventories with.
+type testSchemas struct{}
+
+func (testSchemas) Schema(kind config.BlockKind, typ string) (*config.BlockSchema, bool) {
+	spec := &hcldec.ObjectSpec{
+		"template":     &hcldec.AttrSpec{Name: "template", Type: cty.String},
+		"instructions": &hcldec.AttrSpec{Name: "instructions", Type: cty.String},
+		"path":         &hcldec.AttrSpec{Name: "path", Type: cty.String},
+	}
+	switch {
+	case kind == config.KindStore && typ == "local",
+		kind == config.KindGenerate && (typ == "random" || typ == "template"),
+		kind == config.KindTarget && typ == "env_file",
+		kind == config.KindVerify && typ == "exec":
+		return &config.BlockSchema{Spec: spec}, true
+	case kind == config.KindGenerate && typ == "manual":
+		return &config.BlockSchema{Spec: spec, Manual: true}, true
+	}
+	return nil, false
+}
+
+func (testSchemas) TypeNames(config.BlockKind) []string { return nil }
+
+const inventory = `
+secret "password" {
+  frequency = "90d"
+  generate "random" {}
+  target "env_file" "app" { path = "app.env" }
+  verify "exec" {}
+}
+secret "dsn" {
+  frequency = "90d"
+  generate "template" { template = "postgres://app:${secret.password.value}@db/app" }
+  target "env_file" "app" { path = "app.env" }
+}
+secret "vendor_key" {
+  frequency = "180d"
+  generate "manual" { instructions = "Create a key in the vendor console." }
+}
+secret "other" {
+  frequency = "30d"
+  grace     = "1d"
+  depends_on = [secret.vendor_key]
+  generate "random" {}
+}
+`
+
+var now = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+func daysAgo(n int) time.Time { return now.Add(-time.Duration(n) * config.Day) }
+
+func load(t *testing.T) *config.Inventory {
+	t.Helper()
+	inv, diags := config.Load(".", map[string][]byte{"main.hcl": []byte(inventory)}, config.Options{Schemas: testSchemas{}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return inv
+}
+
+// fresh returns observations in which every secret is current and in sync.
+func fresh() *Observations {
+	obs := &Observations{Secrets: map[string]*SecretObservation{}}
+	for _, name := range []string{"password", "dsn", "vendor_key", "other"} {
+		obs.Secrets[name] = &SecretObservation{Exists: true, CurrentCreatedAt: daysAgo(10)}
+	}
+	for _, name := range []string{"password", "dsn"} {
+		obs.Secrets[name].Targets = []TargetObservation{{Address: "target.env_file.app", Holds: HoldsCurrent}}
+	}
+	return obs
+}
+
+func TestMake(t *testing.T) {
+	type want struct {
+		status Status
+		action Action
+		reason string // a substring of the reason
+	}
+	tests := map[string]struct {
+		observe func(*Observations)
+		opts    Options
+		want    map[string]want
+	}{
+		"all fresh": {
+			want: map[string]want{
+				"password": {StatusOK, NoOp, "rotated 10 days ago on 2026-11-21, every 90d: next due 2027-02-19"},
+				"dsn":      {StatusOK, NoOp, ""},
+			},
+		},
+		"missing": {
+			observe: func(o *Observations) { o.Secrets["other"] = &SecretObservation{} },
+			want:    map[string]want{"other": {StatusMissing, Create, "the store holds no value yet"}},
+		},
+		"due, and what derives from it rotates after it": {
+			observe: func(o *Observations) { o.Secrets["password"].CurrentCreatedAt = daysAgo(97) },
+			want: map[string]want{
+				"password": {StatusDue, Rotate, "rotated 97 days ago on 2026-08-26, every 90d: due since 2026-11-24"},
+				"dsn":      {StatusDue, Rotate, "derived from secret.password"},
+			},
+		},
+		"rotated-at metadata wins over the value's age": {
+			observe: func(o *Observations) {
+				o.Secrets["password"].CurrentCreatedAt = daysAgo(200)
+				o.Secrets["password"].RotatedAt = daysAgo(5)
+			},
+			want: map[string]want{"password": {StatusOK, NoOp, "rotated 5 days ago"}},
+		},
+		"due exactly at frequency": {
+			observe: func(o *Observations) { o.Secrets["other"].CurrentCreatedAt = daysAgo(30) },
+			want:    map[string]want{"other": {StatusDue, Rotate, "due since 2026-12-01"}},
+		},
+		"due soon": {
+			observe: func(o *Observations) { o.Secrets["password"].CurrentCreatedAt = daysAgo(80) },
+			want: map[string]want{
+				"password": {StatusDueSoon, NoOp, "due on 2026-12-11, in 10 days"},
+				"dsn":      {StatusOK, NoOp, ""},
+			},
+		},
+		"just before notice": {
+			observe: func(o *Observations) { o.Secrets["password"].CurrentCreatedAt = daysAgo(75) },
+			want:    map[string]want{"password": {StatusOK, NoOp, ""}},
+		},
+		"drifted": {
+			observe: func(o *Observations) { o.Secrets["dsn"].Targets[0].Holds = HoldsOther },
+			want:    map[string]want{"dsn": {StatusDrifted, Sync, "target.env_file.app holds a different value"}},
+		},
+		"target empty": {
+			observe: func(o *Observations) { o.Secrets["dsn"].Targets[0].Holds = HoldsNothing },
+			want:    map[string]want{"dsn": {StatusDrifted, Sync, "holds no value"}},
+		},
+		"retiring": {
+			observe: func(o *Observations) {
+				o.Secrets["other"].Previous = &PreviousVersion{RetireAfter: daysAgo(1)}
+			},
+			want: map[string]want{"other": {StatusRetiring, Retire, "grace of 1d ended on 2026-11-30"}},
+		},
+		"previous still in grace": {
+			observe: func(o *Observations) {
+				o.Secrets["other"].Previous = &PreviousVersion{RetireAfter: now.Add(time.Hour)}
+			},
+			want: map[string]want{"other": {StatusOK, NoOp, ""}},
+		},
+		"manual and due": {
+			observe: func(o *Observations) { o.Secrets["vendor_key"].CurrentCreatedAt = daysAgo(181) },
+			want:    map[string]want{"vendor_key": {StatusManual, Rotate, "a person must create the new value"}},
+		},
+		"interrupted rotation resumes": {
+			observe: func(o *Observations) {
+				o.Secrets["password"].Pending = &PendingVersion{CreatedAt: daysAgo(1), Resumable: true}
+			},
+			want: map[string]want{"password": {StatusInProgress, Resume, "interrupted; apply resumes it"}},
+		},
+		"someone else's rotation blocks": {
+			observe: func(o *Observations) {
+				o.Secrets["password"].CurrentCreatedAt = daysAgo(100)
+				o.Secrets["password"].Pending = &PendingVersion{CreatedAt: daysAgo(1)}
+			},
+			want: map[string]want{
+				"password": {StatusInProgress, NoOp, "another rotation is under way"},
+				"dsn":      {StatusOK, NoOp, ""},
+			},
+		},
+		"store error, others still planned": {
+			observe: func(o *Observations) { o.Secrets["password"].Err = "store local: permission denied" },
+			want: map[string]want{
+				"password": {StatusError, NoOp, "permission denied"},
+				"other":    {StatusOK, NoOp, ""},
+			},
+		},
+		"target error": {
+			observe: func(o *Observations) { o.Secrets["dsn"].Targets[0].Err = "cannot read app.env" },
+			want:    map[string]want{"dsn": {StatusError, NoOp, "target.env_file.app: cannot read app.env"}},
+		},
+		"managed elsewhere": {
+			observe: func(o *Observations) {
+				o.Secrets["other"].CurrentCreatedAt = daysAgo(100)
+				o.Secrets["other"].ManagedBy = "AWS Secrets Manager rotation"
+			},
+			want: map[string]want{"other": {StatusOK, NoOp, "managed by AWS Secrets Manager rotation"}},
+		},
+		"replace forces a rotation and its derived secrets": {
+			opts: Options{Replace: []string{"password"}},
+			want: map[string]want{
+				"password": {StatusDue, Rotate, "replacement requested with -replace"},
+				"dsn":      {StatusDue, Rotate, "derived from secret.password"},
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := fresh()
+			if tc.observe != nil {
+				tc.observe(obs)
+			}
+			plan, err := Make(load(t), obs, now, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*Change{}
+			for _, c := range plan.Changes {
+				got[c.Secret] = c
+			}
+			for secret, w := range tc.want {
+				c := got[secret]
+				if c == nil {
+					t.Fatalf("secret.%s is not in the plan", secret)
+				}
+				if c.Status != w.status || c.Action != w.action || !strings.Contains(c.Reason, w.reason) {
+					t.Errorf("secret.%s = %s/%s %q, want %s/%s containing %q", secret, c.Status, c.Action, c.Reason, w.status, w.action, w.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestMakeOrderAndTargets(t *testing.T) {
+	inv := load(t)
+	tests := map[string]struct {
+		observe func(*Observations)
+		opts    Options
+		want    []string
+	}{
+		"every secret, each after what it needs": {
+			want: []string{"password", "dsn", "vendor_key", "other"},
+		},
+		"a target brings what it needs": {
+			opts: Options{Targets: []string{"other"}},
+			want: []string{"vendor_key", "other"},
+		},
+		"a target leaves derived secrets out while nothing rotates": {
+			opts: Options{Targets: []string{"password"}},
+			want: []string{"password"},
+		},
+		"a rotating target brings the secrets derived from it": {
+			observe: func(o *Observations) { o.Secrets["password"].CurrentCreatedAt = daysAgo(100) },
+			opts:    Options{Targets: []string{"password"}},
+			want:    []string{"password", "dsn"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := fresh()
+			if tc.observe != nil {
+				tc.observe(obs)
+			}
+			plan, err := Make(inv, obs, now, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range plan.Changes {
+				got = append(got, c.Secret)
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("plan covers %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if _, err := Make(inv, fresh(), now, Options{Targets: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), "secret.nope is not declared") {
+		t.Errorf("unknown target: err = %v", err)
+	}
+}
+
+func TestMakeCounts(t *testing.T) {
+	obs := fresh()
+	obs.Secrets["password"].CurrentCreatedAt = daysAgo(100)
+	obs.Secrets["other"].Previous = &PreviousVersion{RetireAfter: daysAgo(1)}
+	plan, err := Make(load(t), obs, now, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := plan.Count()
+	want := Counts{Rotate: 2, Retire: 1, Unchanged: 1}
+	if got != want {
+		t.Errorf("Count() = %+v, want %+v", got, want)
+	}
+	if !plan.HasChanges() || plan.HasErrors() {
+		t.Errorf("HasChanges = %v, HasErrors = %v", plan.HasChanges(), plan.HasErrors())
+	}
+}
