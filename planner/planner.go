@@ -58,14 +58,24 @@ func Make(inv *config.Inventory, obs *Observations, now time.Time, opts Options)
 
 		// A secret made from another is made again when that one changes.
 		for _, from := range s.Derives {
-			if src := changed[from]; src != nil && upgradable(c) {
-				c.Status, c.Action, c.Cause = StatusDue, Rotate, src.Address
-				c.Reason = fmt.Sprintf("derived from %s, which gets a new value", src.Address)
-				if s.Generate.Schema != nil && s.Generate.Schema.Manual {
+			src := changed[from]
+			if src == nil {
+				continue
+			}
+			because := fmt.Sprintf("derived from %s, which gets a new value", src.Address)
+			switch {
+			case upgradable(c):
+				c.Status, c.Action, c.Reason = StatusDue, Rotate, because
+				if c.Manual {
 					c.Status = StatusManual
 				}
-				break
+			case c.Action == Rotate:
+				c.Reason += "; also " + because
+			default:
+				continue
 			}
+			c.Cause = src.Address
+			break
 		}
 		if !inScope[s.Name] && c.Cause == "" {
 			continue

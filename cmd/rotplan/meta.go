@@ -9,6 +9,7 @@ import (
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/providers"
+	"github.com/rotplan/rotplan/providers/builtin"
 )
 
 // meta is what every command shares: where the inventory is, the streams,
@@ -42,3 +43,6 @@ func (m *meta) loadInventory(mode config.Mode) (inv *config.Inventory, ok bool) 
 	}
 	return inv, true
 }
+
+// newRegistry returns the registry of every provider rotplan ships.
+func newRegistry() *providers.Registry { return builtin.Registry() }

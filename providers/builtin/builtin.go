@@ -1,4 +1,7 @@
-package main
+// Package builtin assembles the registry of every provider rotplan ships. It
+// is the one place that imports the concrete provider packages; cmd/rotplan
+// and tests use it, and nothing in config, planner or executor may.
+package builtin
 
 import (
 	"github.com/rotplan/rotplan/providers"
@@ -15,9 +18,8 @@ import (
 	"github.com/rotplan/rotplan/providers/redis"
 )
 
-// newRegistry registers every provider rotplan ships. This is the one place
-// that imports the concrete providers.
-func newRegistry() *providers.Registry {
+// Registry returns a registry of every provider rotplan ships.
+func Registry() *providers.Registry {
 	r := providers.NewRegistry()
 	for _, register := range []func(*providers.Registry){
 		local.Register,
