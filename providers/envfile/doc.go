@@ -1,0 +1,13 @@
+// Package envfile is the env_file target: a dotenv file (KEY=VALUE lines)
+// that holds a copy of a secret's value under one key and, for consumers that
+// accept two keys during a rotation, the previous value under another.
+//
+// It owns reading such files to tell whether they hold the store's current
+// value (Observe, comparing keyed fingerprints, never the values themselves)
+// and rewriting them for apply (Write: only the named keys change; every
+// other line, comment and the order are kept; the result is written
+// atomically with mode 0600). No error it returns carries a value.
+//
+// This package imports providers, config and internal/sensitive of rotplan,
+// and nothing else of it.
+package envfile

@@ -1,0 +1,14 @@
+// Package local is the local store, rotplan's embedded default: one JSON file
+// (rotplan.store beside the inventory unless a store block says otherwise)
+// holding many secrets, each with a current value and, during a rotation, a
+// pending and a previous one.
+//
+// It owns the file's format, reading it for plan (Inspect, Read: one decode
+// per file per call, metadata without values for Inspect) and changing it
+// for apply (File, Update: stage, promote, discard, retire, written
+// atomically under a file lock). It refuses to read a file that users other
+// than its owner can access, and no error it returns carries a value.
+//
+// This package imports providers, config and internal/sensitive of rotplan,
+// and nothing else of it.
+package local
