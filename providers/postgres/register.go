@@ -1,6 +1,114 @@
 package postgres
 
-import "github.com/rotplan/rotplan/providers"
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/providers"
+)
+
+// Strategies say how a role's password changes.
+const (
+	// StrategySingle changes one role's password: the old password stops
+	// working at once.
+	StrategySingle = "single"
+	// StrategyAlternating keeps two roles (role and alternate_role) and
+	// sets the new password on the one not in use, so the old password
+	// keeps working until it retires.
+	StrategyAlternating = "alternating"
+)
+
+// targetSpec is target "postgres".
+var targetSpec = &hcldec.ValidateSpec{
+	Wrapped: hcldec.ObjectSpec{
+		// admin_dsn connects as a role allowed to ALTER ROLE the rotated
+		// role(s), normally env("..."). Its host, port and TLS settings are
+		// also used for the login probe.
+		"admin_dsn": &hcldec.AttrSpec{Name: "admin_dsn", Type: cty.String, Required: true},
+		// role is the login role whose password is the secret.
+		"role": &hcldec.AttrSpec{Name: "role", Type: cty.String, Required: true},
+		// strategy is "single" (the default) or "alternating".
+		"strategy": &hcldec.DefaultSpec{
+			Primary: &hcldec.ValidateSpec{
+				Wrapped: &hcldec.AttrSpec{Name: "strategy", Type: cty.String},
+				Func:    validateStrategy,
+			},
+			Default: &hcldec.LiteralSpec{Value: cty.StringVal(StrategySingle)},
+		},
+		// alternate_role is the second role of the alternating strategy,
+		// with the same grants as role.
+		"alternate_role": &hcldec.AttrSpec{Name: "alternate_role", Type: cty.String},
+	},
+	Func: validateTarget,
+}
+
+// verifySpec is verify "postgres". The DSN carries the value being checked,
+// through the secret's own reference, for example
+// dsn = "postgres://aegis:${secret.db_password.value}@db.internal:5432/aegis"
+// or dsn = secret.database_url.value.
+var verifySpec = hcldec.ObjectSpec{
+	// dsn is a libpq connection URI or key=value string.
+	"dsn": &hcldec.AttrSpec{Name: "dsn", Type: cty.String, Required: true},
+	// query is run once connected; the check passes when it succeeds.
+	"query": &hcldec.DefaultSpec{
+		Primary: &hcldec.AttrSpec{Name: "query", Type: cty.String},
+		Default: &hcldec.LiteralSpec{Value: cty.StringVal("SELECT 1")},
+	},
+}
 
 // Register adds this package's block types to r.
-func Register(r *providers.Registry) {}
+func Register(r *providers.Registry) {
+	r.Target("postgres", config.BlockSchema{Spec: targetSpec}, nil)
+	r.Verifier("postgres", config.BlockSchema{Spec: verifySpec}, nil)
+}
+
+// The checks below never quote the value they reject: once apply knows
+// the secrets' values, an attribute may be made from one, and the
+// diagnostic's range points at the attribute anyway. They unmark the value
+// first, since apply may mark such values and a marked value cannot be read.
+
+func validateStrategy(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	switch v.AsString() {
+	case StrategySingle, StrategyAlternating:
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid strategy",
+		Detail:   fmt.Sprintf("strategy is %q (the default) or %q.", StrategySingle, StrategyAlternating),
+	}}
+}
+
+// validateTarget checks that alternate_role goes with the alternating
+// strategy, and only with it.
+func validateTarget(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	strategy, role, alt := v.GetAttr("strategy"), v.GetAttr("role"), v.GetAttr("alternate_role")
+	if !strategy.IsKnown() || !alt.IsKnown() || !role.IsKnown() {
+		return nil
+	}
+	var detail string
+	switch {
+	case strategy.AsString() == StrategyAlternating && alt.IsNull():
+		detail = `The alternating strategy switches between two roles; name the second one with alternate_role, a role with the same grants as role.`
+	case strategy.AsString() == StrategySingle && !alt.IsNull():
+		detail = `alternate_role is used only with strategy = "alternating"; add that, or remove alternate_role.`
+	case !alt.IsNull() && !role.IsNull() && alt.AsString() == role.AsString():
+		detail = `alternate_role must be a different role from role.`
+	default:
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid alternate_role",
+		Detail:   detail,
+	}}
+}

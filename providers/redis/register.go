@@ -1,6 +1,148 @@
 package redis
 
-import "github.com/rotplan/rotplan/providers"
+import (
+	"fmt"
+	"net"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/providers"
+)
+
+// Modes say where a Redis server keeps the password.
+const (
+	// ModeACL rotates an ACL user's password; a user may hold several.
+	ModeACL = "acl"
+	// ModeRequirePass rotates the server's requirepass.
+	ModeRequirePass = "requirepass"
+)
+
+// targetSpec is target "redis".
+var targetSpec = &hcldec.ValidateSpec{
+	Wrapped: hcldec.ObjectSpec{
+		// address is host:port.
+		"address": &hcldec.ValidateSpec{
+			Wrapped: &hcldec.AttrSpec{Name: "address", Type: cty.String, Required: true},
+			Func:    validateAddress,
+		},
+		// tls connects with TLS (rediss).
+		"tls": &hcldec.DefaultSpec{
+			Primary: &hcldec.AttrSpec{Name: "tls", Type: cty.Bool},
+			Default: &hcldec.LiteralSpec{Value: cty.False},
+		},
+		// admin_username and admin_password log in as a user allowed to
+		// run ACL SETUSER (or CONFIG SET), normally from env(). Unset,
+		// rotplan logs in as the rotated user with the store's current
+		// value, which works only if that user may change its own password.
+		"admin_username": &hcldec.AttrSpec{Name: "admin_username", Type: cty.String},
+		"admin_password": &hcldec.AttrSpec{Name: "admin_password", Type: cty.String},
+		// username is the ACL user whose password is the secret; unset, the
+		// "default" user. Not used in requirepass mode.
+		"username": &hcldec.AttrSpec{Name: "username", Type: cty.String},
+		// mode is "acl" (the default) or "requirepass".
+		"mode": &hcldec.DefaultSpec{
+			Primary: &hcldec.ValidateSpec{
+				Wrapped: &hcldec.AttrSpec{Name: "mode", Type: cty.String},
+				Func:    validateMode,
+			},
+			Default: &hcldec.LiteralSpec{Value: cty.StringVal(ModeACL)},
+		},
+	},
+	Func: validateTarget,
+}
+
+// verifySpec is verify "redis": AUTH with the value being checked, then run
+// command; the check passes when it does not return an error.
+var verifySpec = hcldec.ObjectSpec{
+	// address is host:port.
+	"address": &hcldec.ValidateSpec{
+		Wrapped: &hcldec.AttrSpec{Name: "address", Type: cty.String, Required: true},
+		Func:    validateAddress,
+	},
+	// tls connects with TLS (rediss), as ElastiCache requires with AUTH.
+	"tls": &hcldec.DefaultSpec{
+		Primary: &hcldec.AttrSpec{Name: "tls", Type: cty.Bool},
+		Default: &hcldec.LiteralSpec{Value: cty.False},
+	},
+	// username is the ACL user to AUTH as; unset, AUTH with the value alone.
+	"username": &hcldec.AttrSpec{Name: "username", Type: cty.String},
+	// command is the command and its arguments.
+	"command": &hcldec.DefaultSpec{
+		Primary: &hcldec.ValidateSpec{
+			Wrapped: &hcldec.AttrSpec{Name: "command", Type: cty.List(cty.String)},
+			Func:    validateCommand,
+		},
+		Default: &hcldec.LiteralSpec{Value: cty.ListVal([]cty.Value{cty.StringVal("PING")})},
+	},
+}
 
 // Register adds this package's block types to r.
-func Register(r *providers.Registry) {}
+func Register(r *providers.Registry) {
+	r.Target("redis", config.BlockSchema{Spec: targetSpec}, nil)
+	r.Verifier("redis", config.BlockSchema{Spec: verifySpec}, nil)
+}
+
+// The checks below never quote the value they reject: once apply knows
+// the secrets' values, an attribute may be made from one, and the
+// diagnostic's range points at the attribute anyway. They unmark the value
+// first, since apply may mark such values and a marked value cannot be read.
+
+func validateAddress(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	if host, port, err := net.SplitHostPort(v.AsString()); err == nil && host != "" && port != "" {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid Redis address",
+		Detail:   "address is host:port, such as \"cache.internal:6379\", not a URL; ask for TLS with tls = true.",
+	}}
+}
+
+func validateMode(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	switch v.AsString() {
+	case ModeACL, ModeRequirePass:
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid mode",
+		Detail:   fmt.Sprintf("mode is %q (an ACL user's password, Redis 6 and later; the default) or %q (the server's single password).", ModeACL, ModeRequirePass),
+	}}
+}
+
+// validateTarget refuses a username in requirepass mode, which has none.
+func validateTarget(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	mode, user := v.GetAttr("mode"), v.GetAttr("username")
+	if !mode.IsKnown() || mode.AsString() != ModeRequirePass || user.IsNull() {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "username with requirepass",
+		Detail:   `In requirepass mode the secret is the server's single password, not a user's. Remove username, or use mode = "acl" to rotate that user's password.`,
+	}}
+}
+
+func validateCommand(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() || v.LengthInt() > 0 {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Empty command",
+		Detail:   `command is the command to run after AUTH and its arguments, such as ["PING"]; leave it out for PING.`,
+	}}
+}
