@@ -59,6 +59,8 @@ type decoder struct {
 	// refRanges[i][name] is where secret i first refers to secret name, for
 	// pointing a cycle diagnostic at the reference that closes it.
 	refRanges []map[string]hcl.Range
+	// implicit holds stand-ins for provider blocks the inventory omits.
+	implicit map[string]*Provider
 }
 
 func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
@@ -89,7 +91,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid secret name",
-				Detail:   fmt.Sprintf("%q is not a valid name. A secret name starts with a letter and holds only letters, digits, underscores and dashes, because it is used in references like secret.NAME.value.", name),
+				Detail:   fmt.Sprintf("%q is not a valid name. A secret name starts with a letter or an underscore and holds only letters, digits, underscores and dashes, because it is used in references like secret.NAME.value.", name),
 				Subject:  blk.LabelRanges[0].Ptr(),
 			})
 			continue
@@ -98,7 +100,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate secret",
-				Detail:   fmt.Sprintf("A secret named %q was already declared at %s. Each secret needs a unique name; rename one of them.", name, prev.DeclRange),
+				Detail:   fmt.Sprintf("A secret named %q was already declared at %s. Each secret needs a unique name; rename one of them.", name, pos(prev.DeclRange)),
 				Subject:  blk.LabelRanges[0].Ptr(),
 			})
 			continue
@@ -146,7 +148,7 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate rotplan block",
-				Detail:   fmt.Sprintf("The rotplan settings were already given at %s. Keep one rotplan block in the inventory.", blocks[0].DefRange),
+				Detail:   fmt.Sprintf("The rotplan settings were already given at %s. Keep one rotplan block in the inventory.", pos(blocks[0].DefRange)),
 				Subject:  blk.DefRange.Ptr(),
 			})
 			continue
@@ -154,14 +156,18 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) hcl.Diagnostics {
 		content, moreDiags := blk.Body.Content(settingsSchema)
 		diags = append(diags, moreDiags...)
 		if attr := content.Attributes["notice"]; attr != nil {
-			v, moreDiags := d.duration(attr)
-			diags = append(diags, moreDiags...)
-			d.inv.Settings.Notice = v
+			if v, ok, moreDiags := d.duration(attr); ok {
+				d.inv.Settings.Notice = v
+			} else {
+				diags = append(diags, moreDiags...)
+			}
 		}
 		if attr := content.Attributes["grace"]; attr != nil {
-			v, moreDiags := d.duration(attr)
-			diags = append(diags, moreDiags...)
-			d.inv.Settings.Grace = v
+			if v, ok, moreDiags := d.duration(attr); ok {
+				d.inv.Settings.Grace = v
+			} else {
+				diags = append(diags, moreDiags...)
+			}
 		}
 		for j, sb := range content.Blocks {
 			if j > 0 {
@@ -220,7 +226,7 @@ func (d *decoder) decodeProviders(blocks []*hcl.Block) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate provider block",
-				Detail:   fmt.Sprintf("Provider %q was already configured at %s. Keep one block per provider.", name, prev.DeclRange),
+				Detail:   fmt.Sprintf("Provider %q was already configured at %s. Keep one block per provider.", name, pos(prev.DeclRange)),
 				Subject:  blk.LabelRanges[0].Ptr(),
 			})
 			continue
@@ -243,11 +249,12 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 		s.Description = v
 	}
 	var freqRange hcl.Range
+	known := true // durations from an unset env() are unknown while validating
 	if attr := content.Attributes["frequency"]; attr != nil {
-		v, moreDiags := d.duration(attr)
+		v, ok, moreDiags := d.duration(attr)
 		diags = append(diags, moreDiags...)
-		s.Frequency, freqRange = v, attr.Expr.Range()
-		if v == 0 && !moreDiags.HasErrors() {
+		s.Frequency, freqRange, known = v, attr.Expr.Range(), known && ok
+		if ok && v == 0 {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Frequency must be positive",
@@ -259,16 +266,16 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 	noticeRange, graceRange := freqRange, freqRange
 	noticeFrom, graceFrom := "the default notice", "the default grace"
 	if attr := content.Attributes["notice"]; attr != nil {
-		v, moreDiags := d.duration(attr)
+		v, ok, moreDiags := d.duration(attr)
 		diags = append(diags, moreDiags...)
-		s.Notice, noticeRange, noticeFrom = v, attr.Expr.Range(), "notice"
+		s.Notice, noticeRange, noticeFrom, known = v, attr.Expr.Range(), "notice", known && ok
 	}
 	if attr := content.Attributes["grace"]; attr != nil {
-		v, moreDiags := d.duration(attr)
+		v, ok, moreDiags := d.duration(attr)
 		diags = append(diags, moreDiags...)
-		s.Grace, graceRange, graceFrom = v, attr.Expr.Range(), "grace"
+		s.Grace, graceRange, graceFrom, known = v, attr.Expr.Range(), "grace", known && ok
 	}
-	if s.Frequency > 0 && s.Notice >= s.Frequency {
+	if known && s.Frequency > 0 && s.Notice >= s.Frequency {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Notice not shorter than frequency",
@@ -277,7 +284,7 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 			Subject: noticeRange.Ptr(),
 		})
 	}
-	if s.Frequency > 0 && s.Grace >= s.Frequency {
+	if known && s.Frequency > 0 && s.Grace >= s.Frequency {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Grace not shorter than frequency",
@@ -317,7 +324,7 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Duplicate target",
-					Detail:   fmt.Sprintf("Secret %q already has target %q at %s. Give each target of a type its own name.", s.Name, key, prev.DeclRange),
+					Detail:   fmt.Sprintf("Secret %q already has target %q at %s. Give each target of a type its own name.", s.Name, key, pos(prev.DeclRange)),
 					Subject:  hcl.RangeBetween(b.LabelRanges[0], b.LabelRanges[1]).Ptr(),
 				})
 				continue
@@ -370,13 +377,16 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	if kind == KindTarget {
 		block.Name = blk.Labels[1]
 	}
+	var diags hcl.Diagnostics
 	if schema.Provider != "" {
 		block.Provider = d.inv.Providers[schema.Provider]
+		if block.Provider == nil {
+			block.Provider, diags = d.implicitProvider(schema.Provider, kind, blk)
+		}
 	}
 
 	// References first: a reference to an undeclared secret gets one clear
 	// diagnostic here instead of a second, vaguer one from the decoder.
-	var diags hcl.Diagnostics
 	for _, tr := range hcldec.Variables(blk.Body, schema.Spec) {
 		if tr.RootName() != "secret" {
 			continue // the decoder reports unknown variables
@@ -403,6 +413,34 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
 	block.Config = val
 	return block, append(diags, moreDiags...)
+}
+
+// implicitProvider stands in for a provider block the inventory leaves out:
+// fine when every setting has a default, an error (reported once per
+// provider) when one is required.
+func (d *decoder) implicitProvider(name string, kind BlockKind, blk *hcl.Block) (*Provider, hcl.Diagnostics) {
+	if p, seen := d.implicit[name]; seen {
+		return p, nil
+	}
+	schema, ok := d.opts.Schemas.Schema(KindProvider, name)
+	if !ok {
+		d.implicit[name] = nil
+		return nil, nil
+	}
+	val, diags := hcldec.Decode(hcl.EmptyBody(), schema.Spec, d.ctx)
+	if diags.HasErrors() {
+		d.implicit[name] = nil
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Missing provider block",
+			Detail: fmt.Sprintf("%s %q uses the settings of provider %q, which this inventory does not configure, and some of them are required. Add a block such as:\n\n  provider %q {\n    ...\n  }\n\nsee docs/inventory.md for its settings.",
+				kind, blk.Labels[0], name, name),
+			Subject: blk.LabelRanges[0].Ptr(),
+		}}
+	}
+	p := &Provider{Name: name, Config: val, Body: hcl.EmptyBody()}
+	d.implicit[name] = p
+	return p, nil
 }
 
 // referencedSecret reads the secret name out of a secret.NAME... traversal.
@@ -486,6 +524,14 @@ func (d *decoder) checkCycles() hcl.Diagnostics {
 	}
 	first, uses := d.inv.Secrets[cycle[0]], d.inv.Secrets[cycle[len(cycle)-2]]
 	subject := d.refRanges[first.Index][uses.Name]
+	if len(cycle) == 2 {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Dependency cycle",
+			Detail:   fmt.Sprintf("%s depends on itself. Remove the reference; a verify block may use the secret's own value, other blocks may not.", first.Address()),
+			Subject:  subject.Ptr(),
+		}}
+	}
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Dependency cycle",
@@ -495,21 +541,23 @@ func (d *decoder) checkCycles() hcl.Diagnostics {
 	}}
 }
 
-func (d *decoder) duration(attr *hcl.Attribute) (time.Duration, hcl.Diagnostics) {
+// duration evaluates a duration attribute. ok is false when the value is
+// unknown (an unset env() while validating) or wrong.
+func (d *decoder) duration(attr *hcl.Attribute) (v time.Duration, ok bool, diags hcl.Diagnostics) {
 	s, known, diags := d.value(attr)
 	if diags.HasErrors() || !known {
-		return 0, diags
+		return 0, false, diags
 	}
 	v, err := ParseDuration(s)
 	if err != nil {
-		return 0, hcl.Diagnostics{{
+		return 0, false, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid duration",
-			Detail:   fmt.Sprintf("%s: %s %s", attr.Name, err, durationHint),
+			Detail:   fmt.Sprintf("%s: %s. %s", attr.Name, err, durationHint),
 			Subject:  attr.Expr.Range().Ptr(),
 		}}
 	}
-	return v, nil
+	return v, true, nil
 }
 
 // str evaluates a string attribute; an unknown value (an unset env var while
@@ -566,7 +614,7 @@ func duplicateBlock(s *Secret, what string, prev *Block, blk *hcl.Block) *hcl.Di
 	return &hcl.Diagnostic{
 		Severity: hcl.DiagError,
 		Summary:  "Duplicate " + what + " block",
-		Detail:   fmt.Sprintf("Secret %q already has a %s block at %s; a secret has exactly one.", s.Name, what, prev.DeclRange),
+		Detail:   fmt.Sprintf("Secret %q already has a %s block at %s; a secret has exactly one.", s.Name, what, pos(prev.DeclRange)),
 		Subject:  blk.DefRange.Ptr(),
 	}
 }
@@ -595,6 +643,11 @@ func reverse(s []string) []string {
 		out[len(s)-1-i] = v
 	}
 	return out
+}
+
+// pos writes where a range starts, as file:line:col.
+func pos(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d:%d", r.Filename, r.Start.Line, r.Start.Column)
 }
 
 func capitalize(s string) string {

@@ -87,11 +87,20 @@ func fileFunc(dir string) function.Function {
 }
 
 // explainFunctionErrors rewrites the generic "Error in function call"
-// diagnostic of an unset env() variable into one that says what to do.
+// diagnostics of file() and of an unset env() variable into ones that say
+// what to do.
 func explainFunctionErrors(diags hcl.Diagnostics) hcl.Diagnostics {
 	for _, d := range diags {
 		extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d)
-		if !ok || extra.CalledFunctionName() != "env" || !errors.Is(extra.FunctionCallError(), errEnvUnset) {
+		if !ok {
+			continue
+		}
+		if extra.CalledFunctionName() == "file" {
+			d.Summary = "Cannot read file"
+			d.Detail = fmt.Sprintf("file() %s. Paths are relative to the inventory directory.", extra.FunctionCallError())
+			continue
+		}
+		if extra.CalledFunctionName() != "env" || !errors.Is(extra.FunctionCallError(), errEnvUnset) {
 			continue
 		}
 		name := "the variable"

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/hashicorp/hcl/v2/hcldec"
+import (
+	"strconv"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+)
 
 // BlockKind is where a provider-decoded block sits in an inventory.
 type BlockKind int
@@ -26,7 +30,7 @@ func (k BlockKind) String() string {
 	case KindVerify:
 		return "verify"
 	}
-	return "BlockKind(" + string(rune('0'+k)) + ")"
+	return "BlockKind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // BlockSchema is what config needs to know about one block type.

@@ -138,7 +138,7 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ 
 			continue
 		}
 		if stored.Err != nil {
-			so.Err = fmt.Sprintf("store %s: %s", typ, stored.Err)
+			so.Err = stored.Err.Error() // a provider's own errors name it
 			continue
 		}
 		fillStored(so, stored)
@@ -157,7 +157,7 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ 
 		return nil
 	}
 	for name, err := range read.Errors {
-		obs.Secrets[name].Err = fmt.Sprintf("store %s: read current value: %s", typ, err)
+		obs.Secrets[name].Err = fmt.Sprintf("read current value: %s", err)
 	}
 	return read.Values
 }

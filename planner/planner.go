@@ -155,6 +155,10 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 	}
 	age := now.Sub(c.RotatedAt)
 	soon := c.DueAt.Add(-s.Notice)
+	if o.Exists && age < 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the store says the value was rotated on %s, after the time this plan is evaluated as of; check the clocks, or plan with a later -at", day(c.RotatedAt)))
+		age = 0
+	}
 
 	switch {
 	case o.Pending != nil && o.Pending.Resumable:
@@ -210,6 +214,9 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 			}
 			c.Status, c.Action = StatusRetiring, Retire
 			c.Reason = fmt.Sprintf("the previous value's grace of %s ended on %s", config.FormatDuration(s.Grace), day(o.Previous.RetireAfter))
+			for i := range c.Targets {
+				c.Targets[i].Action = Retire // drop the previous value wherever it is still held
+			}
 		}
 	}
 }

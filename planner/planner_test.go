@@ -191,6 +191,10 @@ func TestMake(t *testing.T) {
 			},
 			want: map[string]want{"other": {StatusOK, NoOp, "managed by AWS Secrets Manager rotation"}},
 		},
+		"rotated after the evaluation time": {
+			observe: func(o *Observations) { o.Secrets["other"].CurrentCreatedAt = now.Add(3 * config.Day) },
+			want:    map[string]want{"other": {StatusOK, NoOp, "rotated 0 seconds ago on 2026-12-04"}},
+		},
 		"replace forces a rotation and its derived secrets": {
 			opts: Options{Replace: []string{"password"}},
 			want: map[string]want{
@@ -212,6 +216,9 @@ func TestMake(t *testing.T) {
 			got := map[string]*Change{}
 			for _, c := range plan.Changes {
 				got[c.Secret] = c
+			}
+			if name == "rotated after the evaluation time" && len(got["other"].Warnings) != 1 {
+				t.Errorf("a rotated-at after the evaluation time gave warnings %q, want one", got["other"].Warnings)
 			}
 			for secret, w := range tc.want {
 				c := got[secret]

@@ -21,8 +21,9 @@ func runFmt(m *meta, args []string) int {
 		return code
 	}
 	names, err := config.InventoryFiles(m.dir)
-	if err != nil {
-		fmt.Fprintf(m.stderr, "Error: %s\n", err)
+	if err != nil || len(names) == 0 {
+		dir, _ := filepath.Abs(m.dir)
+		fmt.Fprintf(m.stderr, "Error: no inventory files: there is no *%s file in %s.\n", config.Extension, dir)
 		return exitError
 	}
 	sources := map[string][]byte{}

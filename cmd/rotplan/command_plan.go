@@ -55,7 +55,7 @@ func runPlan(m *meta, args []string) int {
 		fmt.Fprintln(m.stderr, "Error: -json and -markdown are alternatives; choose one.")
 		return exitError
 	}
-	now, err := evaluationTime(*at, time.Now())
+	now, err := evaluationTime(*at, time.Now().Truncate(time.Second))
 	if err != nil {
 		fmt.Fprintf(m.stderr, "Error: invalid -at: %s\n", err)
 		return exitError

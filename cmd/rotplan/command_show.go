@@ -2,8 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
@@ -16,6 +18,9 @@ func runShow(m *meta, args []string) int {
 	asJSON := fs.Bool("json", false, "print the saved plan as JSON")
 	noColor := fs.Bool("no-color", false, "never colour the output")
 	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK
+		}
 		return exitError
 	}
 	if fs.NArg() != 1 {
@@ -40,10 +45,15 @@ func runShow(m *meta, args []string) int {
 		views.PlanHuman(m.stdout, plan, !*noColor && colorEnabled(m.stdout))
 	}
 
+	dir, _ := filepath.Abs(m.dir)
+	if names, err := config.InventoryFiles(m.dir); err != nil || len(names) == 0 {
+		fmt.Fprintf(m.stderr, "\nCannot tell whether this saved plan is current: there is no inventory in %s. Run show with -chdir=DIR pointing at the inventory the plan was made from.\n", dir)
+		return exitError
+	}
 	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, Mode: config.ModeValidate})
 	if diags.HasErrors() || inv.Hash != jp.InventoryHash {
 		fmt.Fprintf(m.stderr, "\nThis saved plan is stale: the inventory in %s has changed since the plan was made (%s, now %s). Run rotplan plan again.\n",
-			m.dir, shortHash(jp.InventoryHash), shortHash(inv.Hash))
+			dir, shortHash(jp.InventoryHash), shortHash(inv.Hash))
 		return exitError
 	}
 	return exitOK

@@ -26,7 +26,7 @@ secret "session_key" {
   }
 }
 
-# Rotated 97 days ago, every 90 days: due.
+# Rotated 96 days before 2026-12-01, every 90 days: due.
 secret "db_password" {
   description = "The app's PostgreSQL role password."
   frequency   = "90d"

@@ -96,8 +96,8 @@ func readPrivate(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("refusing to read %s: its mode %04o lets other users access the secrets in it; restrict it to its owner with: chmod 600 %s",
-			path, perm, shellQuote(path))
+		return nil, fmt.Errorf("refusing to read it: mode %04o lets other users access the secrets in it; restrict it to its owner with: chmod 600 %s",
+			perm, shellQuote(path))
 	}
 	return io.ReadAll(f)
 }

@@ -26,9 +26,18 @@ func PlanHuman(w io.Writer, p *planner.Plan, color bool) {
 	}
 
 	at := p.At.UTC().Format("2006-01-02 15:04 MST")
-	if len(actions) == 0 {
+	switch {
+	case len(actions) == 0 && len(errs) == 0 && len(warnings) == 0:
 		fmt.Fprintf(w, "No changes. As of %s every secret is current and in sync.\n", at)
-	} else {
+	case len(actions) == 0:
+		below := "the warnings and errors"
+		if len(errs) == 0 {
+			below = "the warnings"
+		} else if len(warnings) == 0 {
+			below = "the errors"
+		}
+		fmt.Fprintf(w, "No actions as of %s; see %s below.\n", at, below)
+	default:
 		fmt.Fprintf(w, "rotplan will perform these actions, as of %s:\n", at)
 		for _, ch := range actions {
 			fmt.Fprintln(w)
@@ -109,8 +118,11 @@ func writeAction(w io.Writer, ch *planner.Change, c palette) {
 		parts := make([]string, len(ch.Targets))
 		for i, t := range ch.Targets {
 			parts[i] = t.Address
-			if t.Action == planner.Deliver {
+			switch t.Action {
+			case planner.Deliver:
 				parts[i] += " (deliver)"
+			case planner.Retire:
+				parts[i] += " (drop previous)"
 			}
 		}
 		fmt.Fprintf(w, "      %-9s %s\n", "targets:", strings.Join(parts, ", "))

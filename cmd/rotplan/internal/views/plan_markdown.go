@@ -41,9 +41,12 @@ func PlanMarkdown(w io.Writer, p *planner.Plan) {
 			notes = append(notes, fmt.Sprintf("- :warning: `%s`: %s", ch.Address, cell(warning)))
 		}
 	}
-	if len(rows) == 0 {
+	switch {
+	case len(rows) == 0 && len(notes) == 0:
 		fmt.Fprintln(w, "\nNo changes: every secret is current and in sync.")
-	} else {
+	case len(rows) == 0:
+		fmt.Fprintln(w, "\nNo actions; see the notes below.")
+	default:
 		fmt.Fprintln(w, "\n| Secret | Action | Status | Why | Targets |")
 		fmt.Fprintln(w, "|---|---|---|---|---|")
 		for _, r := range rows {
