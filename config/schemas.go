@@ -42,6 +42,10 @@ type BlockSchema struct {
 	Provider string
 	// Manual marks a generator whose values only a person can make.
 	Manual bool
+	// Authenticates marks a target that checks logins with the value (a
+	// database role, a Redis user) rather than holding a copy: apply sets
+	// it before it delivers copies, and rolls it back last.
+	Authenticates bool
 	// NotImplemented marks a type whose schema is known but whose provider
 	// is not built yet: it validates, and plan reports it as an error.
 	NotImplemented bool

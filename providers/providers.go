@@ -209,3 +209,119 @@ type VerifyRequest struct {
 type VerifyResponse struct {
 	Detail string
 }
+
+// StoreWriter is a store apply can rotate in: it holds a pending version
+// beside the current one until the rotation is proven.
+type StoreWriter interface {
+	Store
+	// Stage writes the value as the secret's pending version, leaving the
+	// current one intact. Staging the same rotation's value again is a
+	// no-op; a pending version of another rotation is an error.
+	Stage(ctx context.Context, req StageRequest) (*StageResponse, error)
+	// Promote makes the pending version current and the old current
+	// previous, valid until RetireAfter. Promoting a rotation that is
+	// already current is a no-op.
+	Promote(ctx context.Context, req PromoteRequest) (*PromoteResponse, error)
+	// Discard drops the pending version of a failed rotation; nothing
+	// pending is a no-op.
+	Discard(ctx context.Context, req DiscardRequest) (*DiscardResponse, error)
+	// RetirePrevious drops the previous version once its grace is over;
+	// nothing previous is a no-op.
+	RetirePrevious(ctx context.Context, req RetirePreviousRequest) (*RetirePreviousResponse, error)
+}
+
+// StageRequest stages a new value.
+type StageRequest struct {
+	Secret   SecretRef
+	Value    sensitive.Value
+	Rotation string // the journal's id for this rotation
+	Now      time.Time
+}
+
+// StageResponse reports a staged value.
+type StageResponse struct{}
+
+// PromoteRequest promotes a staged value.
+type PromoteRequest struct {
+	Secret      SecretRef
+	Rotation    string
+	Now         time.Time
+	RetireAfter time.Time
+}
+
+// PromoteResponse reports a promotion.
+type PromoteResponse struct{}
+
+// DiscardRequest drops a staged value.
+type DiscardRequest struct {
+	Secret   SecretRef
+	Rotation string
+}
+
+// DiscardResponse reports a discarded value.
+type DiscardResponse struct{}
+
+// RetirePreviousRequest drops a previous value.
+type RetirePreviousRequest struct {
+	Secret SecretRef
+}
+
+// RetirePreviousResponse reports a retired value.
+type RetirePreviousResponse struct{}
+
+// TargetWriter is a target apply can change. Each call covers every item of
+// one provider instance, so a target that restarts on change (a Fly app)
+// takes one update per apply.
+type TargetWriter interface {
+	Target
+	// Deliver makes each target hold Value. Where the target is configured
+	// for it, Previous stays valid beside it (a second password, a previous
+	// key slot) until Retire. A write whose value is already in place is
+	// skipped.
+	Deliver(ctx context.Context, req DeliverRequest) (*WriteResponse, error)
+	// Revert undoes a Deliver after a failed check: each target holds Value
+	// (the old value) again and Previous (the failed candidate) no longer
+	// works.
+	Revert(ctx context.Context, req RevertRequest) (*WriteResponse, error)
+	// Retire removes Previous (the value a rotation replaced) from each
+	// target; Value is the current value, for targets that need it to log
+	// in.
+	Retire(ctx context.Context, req RetireRequest) (*WriteResponse, error)
+}
+
+// WriteItem is one target block of one secret, with the values involved.
+type WriteItem struct {
+	Secret   string
+	Target   string // the target block's address within the secret
+	Config   cty.Value
+	Value    sensitive.Value
+	Previous sensitive.Value // empty when there is none (a first creation)
+}
+
+// DeliverRequest delivers new values.
+type DeliverRequest struct {
+	Items []WriteItem
+}
+
+// RevertRequest restores old values.
+type RevertRequest struct {
+	Items []WriteItem
+}
+
+// RetireRequest removes previous values.
+type RetireRequest struct {
+	Items []WriteItem
+}
+
+// WriteResponse holds one WriteResult per item, in the request's order.
+type WriteResponse struct {
+	Results []WriteResult
+}
+
+// WriteResult is the outcome for one item.
+type WriteResult struct {
+	// Skipped is true when the target already held what was asked.
+	Skipped bool
+	// Err is set when this item alone failed.
+	Err error
+}
