@@ -110,7 +110,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 		d.inv.byName[name] = s
 		declared = append(declared, blk)
 	}
-	d.ctx = d.evalContext()
+	d.ctx = d.inv.EvalContext(nil) // values exist only while apply runs
 
 	diags = append(diags, d.decodeSettings(settings)...)
 	diags = append(diags, d.decodeProviders(providers)...)
@@ -120,20 +120,6 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 	}
 	diags = append(diags, d.checkCycles()...)
 	return diags
-}
-
-// evalContext offers every declared secret as secret.NAME.value, unknown:
-// values exist only while apply runs.
-func (d *decoder) evalContext() *hcl.EvalContext {
-	secretVals := make(map[string]cty.Value, len(d.inv.Secrets))
-	unknown := cty.ObjectVal(map[string]cty.Value{"value": cty.UnknownVal(cty.String)})
-	for _, s := range d.inv.Secrets {
-		secretVals[s.Name] = unknown
-	}
-	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{"secret": cty.ObjectVal(secretVals)},
-		Functions: functions(d.inv.Dir, d.opts.Mode, d.opts.LookupEnv),
-	}
 }
 
 func (d *decoder) decodeSettings(blocks []*hcl.Block) hcl.Diagnostics {

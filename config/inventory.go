@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -30,6 +31,38 @@ type Inventory struct {
 	// Secrets in declaration order (files by name, then position).
 	Secrets []*Secret
 	byName  map[string]*Secret
+
+	// mode and lookupEnv are what the inventory was loaded with, for
+	// decoding blocks again once values are known.
+	mode      Mode
+	lookupEnv func(string) (string, bool)
+}
+
+// EvalContext returns the context to decode blocks in once secret values
+// are known: values maps secret names to the values their references read
+// (secret.NAME.value); secrets not in it read as unknown.
+func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext {
+	secrets := make(map[string]cty.Value, len(inv.Secrets))
+	unknown := cty.UnknownVal(cty.String)
+	for _, s := range inv.Secrets {
+		v, ok := values[s.Name]
+		if !ok {
+			v = unknown
+		}
+		secrets[s.Name] = cty.ObjectVal(map[string]cty.Value{"value": v})
+	}
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"secret": cty.ObjectVal(secrets)},
+		Functions: functions(inv.Dir, inv.mode, inv.lookupEnv),
+	}
+}
+
+// Decode decodes the block's body again in ctx, against its type's schema.
+func (b *Block) Decode(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	if b.Schema == nil {
+		return b.Config, nil
+	}
+	return hcldec.Decode(b.Body, b.Schema.Spec, ctx)
 }
 
 // Secret returns the secret with the given name, or nil.

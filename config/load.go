@@ -111,6 +111,7 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
 	}
+	inv.mode, inv.lookupEnv = opts.Mode, opts.LookupEnv
 	d := &decoder{inv: inv, opts: opts, implicit: map[string]*Provider{}}
 	diags = append(diags, d.decode(bodies)...)
 	return inv, explainFunctionErrors(diags)
