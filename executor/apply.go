@@ -233,6 +233,9 @@ func (w *work) rotate(ctx context.Context) (Outcome, error) {
 		step          state.Step
 		authenticates bool
 	}{{state.StepSet, true}, {state.StepDeliver, false}} {
+		if !w.hasTargets(phase.authenticates) {
+			continue
+		}
 		if err := w.step(j, phase.step, func() error {
 			return w.write(ctx, phase.authenticates, deliverOp, value, old)
 		}); err != nil {
@@ -294,12 +297,17 @@ func (w *work) sync(ctx context.Context) (Outcome, error) {
 		if authenticates {
 			step = state.StepSet
 		}
+		if !w.hasTargets(authenticates) {
+			continue
+		}
 		if err := w.step(j, step, func() error { return w.write(ctx, authenticates, deliverOp, value, previous) }); err != nil {
 			return OutcomeFailed, err
 		}
 	}
-	if err := w.step(j, state.StepVerify, func() error { return w.verify(ctx, value) }); err != nil {
-		return OutcomeFailed, err
+	if len(w.secret.Verify) > 0 {
+		if err := w.step(j, state.StepVerify, func() error { return w.verify(ctx, value) }); err != nil {
+			return OutcomeFailed, err
+		}
 	}
 	w.finish(j, "done")
 	return OutcomeDone, nil
@@ -513,6 +521,17 @@ func (w *work) write(ctx context.Context, authenticates bool, op writeOp, value,
 		}
 	}
 	return nil
+}
+
+// hasTargets reports whether the secret has targets that authenticate (or,
+// with false, that hold copies).
+func (w *work) hasTargets(authenticates bool) bool {
+	for _, t := range w.secret.Targets {
+		if t.Schema != nil && t.Schema.Authenticates == authenticates {
+			return true
+		}
+	}
+	return false
 }
 
 // verify runs every check against value.

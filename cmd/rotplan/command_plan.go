@@ -12,6 +12,7 @@ import (
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor"
+	"github.com/rotplan/rotplan/executor/state"
 	"github.com/rotplan/rotplan/planner"
 )
 
@@ -74,6 +75,16 @@ func runPlan(m *meta, args []string) int {
 		return exitError
 	}
 	meta := views.PlanMeta{Version: version, InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
+	if *out != "" {
+		// A saved plan is bound to the state's serial too: apply refuses it
+		// once another apply has run. Reading needs no lock.
+		st, err := state.NewLocal(statePath(inv)).Read()
+		if err != nil {
+			fmt.Fprintf(m.stderr, "Error: %s\n", err)
+			return exitError
+		}
+		meta.StateSerial = st.Serial
+	}
 
 	switch {
 	case *asJSON:

@@ -41,9 +41,11 @@ type command struct {
 var commands = []command{
 	{"validate", "Check the inventory without contacting any system", runValidate},
 	{"plan", "Show what is due, drifted, missing or waiting to retire", runPlan},
+	{"apply", "Rotate what is due, in dependency order, with rollback", runApply},
 	{"show", "Show a saved plan", runShow},
 	{"fmt", "Rewrite inventory files in the canonical format", runFmt},
 	{"graph", "Print the secrets' dependency graph in DOT", runGraph},
+	{"force-unlock", "Release the state lock of an apply that is gone", runForceUnlock},
 	{"version", "Print the rotplan version", runVersion},
 }
 

@@ -49,7 +49,7 @@ func PlanHuman(w io.Writer, p *planner.Plan, color bool) {
 		fmt.Fprintf(w, "\n%s\n", c.bold(c.yellow("Warnings:")))
 		for _, ch := range warnings {
 			lines := ch.Warnings
-			if ch.Action == planner.NoOp && ch.Status != planner.StatusError {
+			if ch.Status == planner.StatusDueSoon || ch.Status == planner.StatusInProgress {
 				lines = append([]string{ch.Reason}, lines...)
 			}
 			for _, l := range lines {

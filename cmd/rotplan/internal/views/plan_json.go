@@ -17,6 +17,7 @@ type JSONPlan struct {
 	RotplanVersion string       `json:"rotplan_version"`
 	EvaluatedAt    time.Time    `json:"evaluated_at"`
 	InventoryHash  string       `json:"inventory_hash"`
+	StateSerial    int64        `json:"state_serial"`
 	HasChanges     bool         `json:"has_changes"`
 	HasErrors      bool         `json:"has_errors"`
 	Options        JSONOptions  `json:"options"`
@@ -76,6 +77,7 @@ type JSONTarget struct {
 type PlanMeta struct {
 	Version       string
 	InventoryHash string
+	StateSerial   int64
 	Targets       []string
 	Replace       []string
 }
@@ -88,6 +90,7 @@ func NewJSONPlan(p *planner.Plan, meta PlanMeta) *JSONPlan {
 		RotplanVersion: meta.Version,
 		EvaluatedAt:    p.At.UTC(),
 		InventoryHash:  meta.InventoryHash,
+		StateSerial:    meta.StateSerial,
 		HasChanges:     p.HasChanges(),
 		HasErrors:      p.HasErrors(),
 		Options:        JSONOptions{Targets: nonNil(meta.Targets), Replace: nonNil(meta.Replace)},
