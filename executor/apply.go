@@ -22,9 +22,6 @@ import (
 // DefaultParallelism is how many secrets apply works on at once.
 const DefaultParallelism = 4
 
-// DefaultVerifyTimeout bounds each check when its block sets no deadline.
-const DefaultVerifyTimeout = 5 * time.Minute
-
 // ErrNoOperatorValue means a manual secret's new value was not supplied.
 var ErrNoOperatorValue = errors.New("a person must supply the new value: pass -value-file secret.NAME=PATH, or run apply on a terminal to be asked")
 
@@ -545,9 +542,9 @@ func (w *work) verify(ctx context.Context, value sensitive.Value) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.Address(), err)
 		}
-		checkCtx, cancel := context.WithTimeout(ctx, DefaultVerifyTimeout)
-		_, err = v.Verify(checkCtx, providers.VerifyRequest{Secret: w.secret.Name, Config: cfg, Value: value})
-		cancel()
+		// Each check keeps to its own deadline (an http check's timeout, a
+		// few attempts for a login).
+		_, err = v.Verify(ctx, providers.VerifyRequest{Secret: w.secret.Name, Config: cfg, Value: value})
 		if err != nil {
 			w.a.emit(Event{Kind: EventCheckFailed, Secret: w.secret.Address(), Action: w.change.Action, Step: state.StepVerify, Message: b.Address() + ": " + err.Error()})
 			return fmt.Errorf("check %s failed: %w", b.Address(), err)

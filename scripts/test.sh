@@ -28,5 +28,21 @@ fi
 
 [ "${1:-}" = lint ] && exit 0
 
+step "servers the tests run against"
+# The tests start their own throwaway PostgreSQL and Redis servers on loopback
+# ports; they need the programs. A test never skips for want of them: it fails.
+need=()
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if ! command -v initdb >/dev/null && [ ! -x "${pg_bin}/initdb" ]; then need+=(postgresql); fi
+if ! command -v redis-server >/dev/null; then need+=(redis-server); fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${need[@]}"
+fi
+# Debian starts a cluster and a server on install; the tests use their own.
+
 step "go test"
 go test -count=1 ./...

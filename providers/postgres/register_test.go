@@ -115,7 +115,7 @@ func TestSchemas(t *testing.T) {
 	}
 }
 
-func TestRegisterDeclaresOnly(t *testing.T) {
+func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
 	for _, d := range declared {
@@ -124,12 +124,25 @@ func TestRegisterDeclaresOnly(t *testing.T) {
 			t.Errorf("%s %q is not registered", d.kind, d.typ)
 			continue
 		}
-		if d.kind != config.KindProvider && !schema.NotImplemented {
-			t.Errorf("%s %q is not marked NotImplemented", d.kind, d.typ)
+		if schema.NotImplemented {
+			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
 		}
 		if schema.Provider != d.provider {
 			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
 		}
+		if want := d.kind == config.KindTarget; schema.Authenticates != want {
+			t.Errorf("%s %q: Authenticates is %v, want %v: a role checks logins, it holds no copy", d.kind, d.typ, schema.Authenticates, want)
+		}
+	}
+	target, err := r.NewTarget("postgres", providers.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := target.(providers.TargetWriter); !ok {
+		t.Errorf("target postgres is a %T, not a providers.TargetWriter: apply cannot set passwords", target)
+	}
+	if _, err := r.NewVerifier("postgres", providers.Settings{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -81,8 +81,12 @@ var verifySpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("redis", config.BlockSchema{Spec: targetSpec}, nil)
-	r.Verifier("redis", config.BlockSchema{Spec: verifySpec}, nil)
+	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true}, func(s providers.Settings) (providers.Target, error) {
+		return New(s)
+	})
+	r.Verifier("redis", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
+		return NewVerifier(s)
+	})
 }
 
 // The checks below never quote the value they reject: once apply knows

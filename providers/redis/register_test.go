@@ -124,7 +124,7 @@ func TestSchemas(t *testing.T) {
 	}
 }
 
-func TestRegisterDeclaresOnly(t *testing.T) {
+func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
 	for _, d := range declared {
@@ -133,12 +133,21 @@ func TestRegisterDeclaresOnly(t *testing.T) {
 			t.Errorf("%s %q is not registered", d.kind, d.typ)
 			continue
 		}
-		if d.kind != config.KindProvider && !schema.NotImplemented {
-			t.Errorf("%s %q is not marked NotImplemented", d.kind, d.typ)
+		if schema.NotImplemented {
+			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
 		}
 		if schema.Provider != d.provider {
 			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
 		}
+		if want := d.kind == config.KindTarget; schema.Authenticates != want {
+			t.Errorf("%s %q: Authenticates = %v, want %v", d.kind, d.typ, schema.Authenticates, want)
+		}
+	}
+	if _, err := r.NewTarget("redis", providers.Settings{}); err != nil {
+		t.Errorf("NewTarget: %v", err)
+	}
+	if _, err := r.NewVerifier("redis", providers.Settings{}); err != nil {
+		t.Errorf("NewVerifier: %v", err)
 	}
 }
 

@@ -1,0 +1,323 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/zclconf/go-cty/cty"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rotplan/rotplan/internal/sensitive"
+	"github.com/rotplan/rotplan/providers"
+)
+
+// probeParallelism bounds the login probes one Observe runs at once.
+const probeParallelism = 4
+
+// probeRequireAuth is the require_auth a login probe uses unless admin_dsn
+// sets one: the server must ask for a challenge-response method, so the
+// probe never sends the value itself, as the "password" method would.
+const probeRequireAuth = "scram-sha-256,md5"
+
+// Target is the postgres target: login roles whose password is a secret.
+// Each call covers many roles; roles that share an admin_dsn share one
+// admin connection.
+type Target struct {
+	logger hclog.Logger
+}
+
+var _ providers.TargetWriter = (*Target)(nil)
+
+// New returns a postgres target.
+func New(s providers.Settings) (*Target, error) {
+	logger := s.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &Target{logger: logger.Named("postgres")}, nil
+}
+
+// Observe logs in as each item's role with the store's current value: a
+// role that accepts it holds the current value, one whose password check
+// fails holds another. Anything else (an unreachable server, a pg_hba.conf
+// that turns the role away) is the item's error.
+func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
+	resp := &providers.ObserveResponse{Results: make([]providers.Observation, len(req.Items))}
+	var g errgroup.Group
+	g.SetLimit(probeParallelism)
+	for i, item := range req.Items {
+		g.Go(func() error {
+			resp.Results[i] = t.observe(ctx, item)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return resp, nil
+}
+
+func (t *Target) observe(ctx context.Context, item providers.ObserveItem) providers.Observation {
+	b, err := decodeBlock(item.Config)
+	if err == nil {
+		err = b.checkStrategy()
+	}
+	if err != nil {
+		return providers.Observation{Err: err}
+	}
+	if item.Current.IsEmpty() {
+		return providers.Observation{Err: b.fail("login probe", errors.New("the store has no current value to log in with"))}
+	}
+	admin, err := b.adminConfig()
+	if err != nil {
+		return providers.Observation{Err: b.fail("admin_dsn", err)}
+	}
+	cfg := probeConfig(admin)
+	res, err := tryLogin(ctx, cfg, b.role, item.Current)
+	t.logger.Debug("login probe", "role", b.role, "server", describeServer(&cfg.Config), "result", res.String())
+	switch res {
+	case loginAccepted:
+		return providers.Observation{Holds: providers.HoldsCurrent}
+	case loginRejected:
+		return providers.Observation{Holds: providers.HoldsOther}
+	}
+	return providers.Observation{Err: b.fail("login probe", redact(connectErr(err), item.Current))}
+}
+
+// Deliver sets each role's password to Value with ALTER ROLE, sending a
+// SCRAM-SHA-256 verifier rather than the cleartext. A role that already
+// accepts Value (a re-run after a crash) is skipped. With the single
+// strategy the old password stops working at once; Previous is not used.
+func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
+	return t.setPasswords(ctx, "deliver", req.Items), nil
+}
+
+// Revert sets each role's password back to Value, the value a failed
+// rotation replaced, the same way Deliver does; the failed candidate stops
+// working. An empty Value (the rotation created the secret) removes the
+// role's password.
+func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*providers.WriteResponse, error) {
+	return t.setPasswords(ctx, "revert", req.Items), nil
+}
+
+// Retire has nothing to do for the single strategy: the previous password
+// stopped working when Deliver set the new one. Every item is skipped.
+func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*providers.WriteResponse, error) {
+	resp := &providers.WriteResponse{Results: make([]providers.WriteResult, len(req.Items))}
+	for i, item := range req.Items {
+		b, err := decodeBlock(item.Config)
+		if err == nil {
+			err = b.checkStrategy()
+		}
+		resp.Results[i] = providers.WriteResult{Skipped: err == nil, Err: err}
+	}
+	return resp, nil
+}
+
+// setPasswords makes each item's role accept item.Value, grouping the items
+// by admin_dsn so that one admin connection serves all the roles behind it.
+func (t *Target) setPasswords(ctx context.Context, op string, items []providers.WriteItem) *providers.WriteResponse {
+	resp := &providers.WriteResponse{Results: make([]providers.WriteResult, len(items))}
+	var dsns []string
+	groups := map[string][]role{}
+	for i, item := range items {
+		b, err := decodeBlock(item.Config)
+		if err == nil {
+			err = b.checkStrategy()
+		}
+		if err == nil {
+			switch {
+			case !item.Value.IsEmpty():
+				if perr := checkPassword(item.Value); perr != nil {
+					err = b.fail(op, perr)
+				}
+			case op == "deliver":
+				err = b.fail(op, errors.New("there is no value to set"))
+			}
+		}
+		if err != nil {
+			resp.Results[i].Err = err
+			continue
+		}
+		if _, seen := groups[b.adminDSN]; !seen {
+			dsns = append(dsns, b.adminDSN)
+		}
+		groups[b.adminDSN] = append(groups[b.adminDSN], role{index: i, block: b})
+	}
+
+	for _, dsn := range dsns {
+		t.setGroup(ctx, op, items, groups[dsn], resp.Results)
+	}
+	return resp
+}
+
+// role is one item of a write, decoded.
+type role struct {
+	index int
+	block block
+}
+
+// setGroup sets the passwords of roles that share an admin_dsn, opening
+// the admin connection when the first role needs it.
+func (t *Target) setGroup(ctx context.Context, op string, items []providers.WriteItem, roles []role, results []providers.WriteResult) {
+	adminCfg, err := roles[0].block.adminConfig()
+	if err != nil {
+		for _, r := range roles {
+			results[r.index].Err = r.block.fail("admin_dsn", err)
+		}
+		return
+	}
+	probeCfg := probeConfig(adminCfg)
+	var admin *pgx.Conn
+	var adminErr error
+	defer func() {
+		if admin != nil {
+			_ = admin.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	for _, r := range roles {
+		item, res := items[r.index], &results[r.index]
+		if err := ctx.Err(); err != nil {
+			res.Err = r.block.fail(op, err)
+			continue
+		}
+		if !item.Value.IsEmpty() {
+			// The probe only saves a needless ALTER: when it cannot tell,
+			// the password is set anyway.
+			if login, _ := tryLogin(ctx, probeCfg, r.block.role, item.Value); login == loginAccepted {
+				t.logger.Debug("role already accepts the value", "op", op, "role", r.block.role)
+				res.Skipped = true
+				continue
+			}
+		}
+		if admin == nil && adminErr == nil {
+			if admin, err = pgx.ConnectConfig(ctx, adminCfg); err != nil {
+				adminErr = fmt.Errorf("connect to %s with admin_dsn: %w", describeServer(&adminCfg.Config), connectErr(err))
+			}
+		}
+		if adminErr != nil {
+			res.Err = r.block.fail(op, adminErr)
+			continue
+		}
+		if err := alterPassword(ctx, admin, r.block.role, item.Value); err != nil {
+			res.Err = r.block.fail(op, redact(err, item.Value))
+			continue
+		}
+		t.logger.Debug("password set", "op", op, "role", r.block.role)
+	}
+}
+
+// alterPassword runs ALTER ROLE role PASSWORD with password's SCRAM-SHA-256
+// verifier, or PASSWORD NULL when password is empty.
+func alterPassword(ctx context.Context, admin *pgx.Conn, role string, password sensitive.Value) error {
+	literal := "NULL"
+	if !password.IsEmpty() {
+		verifier, err := scramVerifier(password)
+		if err != nil {
+			return err
+		}
+		// A verifier holds only base64, digits, '$' and ':'; the quoting
+		// is for form's sake.
+		literal = "'" + strings.ReplaceAll(verifier, "'", "''") + "'"
+	}
+	// ALTER ROLE takes no bind parameters, so the statement is built here:
+	// the role quoted as an identifier, the verifier as a literal.
+	if _, err := admin.Exec(ctx, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" PASSWORD "+literal); err != nil {
+		return fmt.Errorf("alter role: %w", err)
+	}
+	return nil
+}
+
+// block is a decoded target "postgres" block.
+type block struct {
+	adminDSN      string
+	role          string
+	strategy      string
+	alternateRole string
+}
+
+// decodeBlock reads a decoded target "postgres" block.
+func decodeBlock(cfg cty.Value) (block, error) {
+	cfg, _ = cfg.UnmarkDeep()
+	if cfg.IsNull() || !cfg.IsKnown() || !cfg.Type().IsObjectType() {
+		return block{}, errors.New("postgres: the target block is not known yet")
+	}
+	attr := func(name string) (string, error) {
+		if !cfg.Type().HasAttribute(name) {
+			return "", nil
+		}
+		v := cfg.GetAttr(name)
+		switch {
+		case !v.IsKnown():
+			return "", errNotKnown(name)
+		case v.IsNull():
+			return "", nil
+		case !v.Type().Equals(cty.String):
+			return "", fmt.Errorf("%s must be a string", name)
+		}
+		return v.AsString(), nil
+	}
+	var b block
+	var err error
+	if b.role, err = attr("role"); err != nil {
+		return block{}, fmt.Errorf("postgres: %w", err)
+	}
+	if b.role == "" || strings.IndexByte(b.role, 0) >= 0 {
+		return block{}, errors.New("postgres: role must be a role name: not empty, no NUL byte")
+	}
+	for name, dst := range map[string]*string{"admin_dsn": &b.adminDSN, "strategy": &b.strategy, "alternate_role": &b.alternateRole} {
+		if *dst, err = attr(name); err != nil {
+			return block{}, b.fail("", err)
+		}
+	}
+	if b.adminDSN == "" {
+		return block{}, b.fail("", errors.New("admin_dsn is empty"))
+	}
+	if b.strategy == "" {
+		b.strategy = StrategySingle
+	}
+	return b, nil
+}
+
+// fail wraps err with the role and what was being done.
+func (b block) fail(doing string, err error) error {
+	if doing == "" {
+		return fmt.Errorf("postgres role %q: %w", b.role, err)
+	}
+	return fmt.Errorf("postgres role %q: %s: %w", b.role, doing, err)
+}
+
+// checkStrategy reports a strategy rotplan cannot carry out yet.
+//
+// The alternating strategy would set the new password on whichever of role
+// and alternate_role is not in use, so consumers must learn the role along
+// with the password. A secret's value here is the password alone, and the
+// stores keep no per-secret "role in use", so it does not fit yet.
+func (b block) checkStrategy() error {
+	switch b.strategy {
+	case StrategySingle:
+		return nil
+	case StrategyAlternating:
+		return b.fail("strategy "+StrategyAlternating, providers.ErrNotImplemented)
+	}
+	return b.fail("", fmt.Errorf("unknown strategy %q", b.strategy))
+}
+
+// adminConfig parses admin_dsn.
+func (b block) adminConfig() (*pgx.ConnConfig, error) {
+	return parseDSN(b.adminDSN)
+}
+
+// probeConfig returns the settings of a login probe: admin_dsn's host,
+// port, database and TLS settings, and a require_auth that keeps the value
+// off the wire unless admin_dsn says otherwise. tryLogin sets the user and
+// password.
+func probeConfig(admin *pgx.ConnConfig) *pgx.ConnConfig {
+	cfg := admin.Copy()
+	if cfg.RequireAuth == "" {
+		cfg.RequireAuth = probeRequireAuth
+	}
+	return cfg
+}
