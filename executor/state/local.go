@@ -85,7 +85,8 @@ func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		}
 	}
 	b, _ := json.Marshal(info)
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt(append(b, '\n'), 0)
 	}
 	if err != nil {

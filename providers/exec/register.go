@@ -30,8 +30,12 @@ var commandSpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("exec", config.BlockSchema{Spec: commandSpec}, nil)
-	r.Verifier("exec", config.BlockSchema{Spec: commandSpec}, nil)
+	r.Target("exec", config.BlockSchema{Spec: commandSpec}, func(s providers.Settings) (providers.Target, error) {
+		return NewTarget(s)
+	})
+	r.Verifier("exec", config.BlockSchema{Spec: commandSpec}, func(s providers.Settings) (providers.Verifier, error) {
+		return NewVerifier(s)
+	})
 }
 
 // The checks below never quote the value they reject: once apply knows

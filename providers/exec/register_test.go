@@ -109,7 +109,7 @@ func TestSchemas(t *testing.T) {
 	}
 }
 
-func TestRegisterDeclaresOnly(t *testing.T) {
+func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
 	for _, d := range declared {
@@ -118,12 +118,22 @@ func TestRegisterDeclaresOnly(t *testing.T) {
 			t.Errorf("%s %q is not registered", d.kind, d.typ)
 			continue
 		}
-		if d.kind != config.KindProvider && !schema.NotImplemented {
-			t.Errorf("%s %q is not marked NotImplemented", d.kind, d.typ)
+		if schema.NotImplemented {
+			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
 		}
 		if schema.Provider != d.provider {
 			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
 		}
+	}
+	tgt, err := r.NewTarget("exec", providers.Settings{})
+	if err != nil {
+		t.Fatalf("target exec: %v", err)
+	}
+	if _, ok := tgt.(providers.TargetWriter); !ok {
+		t.Errorf("target exec: %T is not a providers.TargetWriter", tgt)
+	}
+	if _, err := r.NewVerifier("exec", providers.Settings{}); err != nil {
+		t.Errorf("verify exec: %v", err)
 	}
 }
 

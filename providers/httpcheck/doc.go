@@ -6,8 +6,12 @@
 // the status code and whether json_path matched, never a header value or a
 // body.
 //
-// For now the package declares its block types by schema only, so that
-// inventories using them validate; plan reports them as not implemented.
+// Verifier sends each attempt with net/http, giving up on one after
+// DefaultAttemptTimeout, and does not follow redirects (a redirect is a
+// status like any other; following it could carry the headers to another
+// host). The URL shows in errors and logs as scheme://host/path only, since
+// its query may carry a token, and any text of the value, a header, the
+// body sent, the query or the URL's user is replaced by (sensitive) there.
 //
 // It must import nothing of rotplan except providers, config and
 // internal/sensitive.

@@ -88,7 +88,9 @@ var verifySpec = &hcldec.ValidateSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Verifier("http", config.BlockSchema{Spec: verifySpec}, nil)
+	r.Verifier("http", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
+		return New(s)
+	})
 }
 
 // The checks below never quote the value they reject: once apply knows

@@ -6,8 +6,13 @@
 // It owns the file's format, reading it for plan (Inspect, Read: one decode
 // per file per call, metadata without values for Inspect) and changing it
 // for apply (File, Update: stage, promote, discard, retire, written
-// atomically under a file lock). It refuses to read a file that users other
-// than its owner can access, and no error it returns carries a value.
+// atomically under a file lock). Store implements providers.StoreWriter on
+// top of Update, one locked read-modify-write per call, and every call can
+// run again after a crash: staging or promoting a rotation a second time,
+// or discarding or retiring what is already gone, changes nothing, while a
+// pending value of another rotation is never promoted or discarded. It
+// refuses to read a file that users other than its owner can access, and no
+// error it returns carries a value.
 //
 // This package imports providers, config and internal/sensitive of rotplan,
 // and nothing else of it.
