@@ -46,6 +46,7 @@ func runApply(m *meta, args []string) int {
 	parallelism := fs.Int("parallelism", executor.DefaultParallelism, "rotate at most `N` independent secrets at once")
 	asJSON := fs.Bool("json", false, "print progress as JSON lines")
 	noColor := fs.Bool("no-color", false, "never colour the output")
+	at := fs.String("at", "", "act as of `TIME` or +DURATION, as plan -at does: rehearse a later retire or rotation (the clock moves on from there)")
 	values := valueFiles{}
 	fs.Var(values, "value-file", "read a manual secret's new value from a file: `secret.NAME=PATH` (repeatable)")
 	var targets, replace addressList
@@ -67,6 +68,13 @@ func runApply(m *meta, args []string) int {
 		return exitError
 	}
 	color := !*noColor && colorEnabled(m.stdout)
+	start, err := evaluationTime(*at, time.Now().Truncate(time.Second))
+	if err != nil {
+		fmt.Fprintf(m.stderr, "Error: invalid -at: %s\n", err)
+		return exitError
+	}
+	offset := time.Until(start)
+	clock := func() time.Time { return time.Now().Add(offset) }
 
 	inv, ok := m.loadInventory(config.ModeResolve)
 	if !ok {
@@ -99,7 +107,7 @@ func runApply(m *meta, args []string) int {
 		plan, err = savedPlanFor(planFile, inv, st)
 	} else {
 		obs := (&executor.Observer{Registry: m.registry, Logger: m.logger}).Observe(ctx, inv)
-		plan, err = planner.Make(inv, obs, time.Now().Truncate(time.Second), planner.Options{Targets: targets, Replace: replace})
+		plan, err = planner.Make(inv, obs, clock().Truncate(time.Second), planner.Options{Targets: targets, Replace: replace})
 	}
 	if err != nil {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
@@ -136,6 +144,7 @@ func runApply(m *meta, args []string) int {
 		Registry:      m.registry,
 		Logger:        m.logger,
 		Parallelism:   *parallelism,
+		Now:           clock,
 		Events:        view.Event,
 		Operator:      operator(),
 		Lock:          lock,
