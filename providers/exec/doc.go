@@ -8,11 +8,18 @@
 //     target never reports drift.
 //   - verify "exec": runs a command the same way; exit status 0 passes.
 //
-// Commands run without a shell, in the inventory directory, and their
-// output is never logged, since it may echo the value.
+// Commands run without a shell, in the inventory directory, with rotplan's
+// environment (plus value_env), until the context's deadline. Their
+// standard output is discarded and never logged, since it may echo the
+// value. A failure reports the exit status and the last few lines of
+// standard error, each text of the value there (the whole value, and each
+// line of a value of several lines) replaced by (sensitive), cut short and
+// quoted. A command whose arguments contain the value is refused unrun.
 //
-// For now the package declares its block types by schema only, so that
-// inventories using them validate; plan reports them as not implemented.
+// Target exec runs its command with the new value on Deliver and with the
+// old one on Revert (never with no value: reverting a first creation is
+// left to a person); Retire does nothing; Observe reports HoldsUnknown.
+// Verify exec runs its command once; it does not retry.
 //
 // It must import nothing of rotplan except providers, config and
 // internal/sensitive.
