@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // BlockKind is where a provider-decoded block sits in an inventory.
@@ -46,6 +47,10 @@ type BlockSchema struct {
 	// database role, a Redis user) rather than holding a copy: apply sets
 	// it before it delivers copies, and rolls it back last.
 	Authenticates bool
+	// RotationNote, when set, says in words what a rotation through a block
+	// of this type does that an operator should know before approving it
+	// ("the old password stops working at once"); "" when nothing.
+	RotationNote func(cfg cty.Value) string
 	// NotImplemented marks a type whose schema is known but whose provider
 	// is not built yet: it validates, and plan reports it as an error.
 	NotImplemented bool

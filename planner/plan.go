@@ -47,6 +47,10 @@ type Change struct {
 	// Cause is the address of the secret whose rotation forces this one's.
 	Cause string
 
+	// Notes say what the rotation does that an operator should know
+	// before approving it, per target.
+	Notes []string
+
 	Warnings []string
 	Error    string
 }

@@ -80,10 +80,15 @@ func Make(inv *config.Inventory, obs *Observations, now time.Time, opts Options)
 		if !inScope[s.Name] && c.Cause == "" {
 			continue
 		}
-		if c.Action == Create || c.Action == Rotate {
+		if c.Action == Create || c.Action == Rotate || c.Action == Resume {
 			changed[s.Name] = c
-			for i := range c.Targets {
+			for i, t := range s.Targets {
 				c.Targets[i].Action = Deliver
+				if t.Schema != nil && t.Schema.RotationNote != nil && t.Config.IsWhollyKnown() {
+					if note := t.Schema.RotationNote(t.Config); note != "" {
+						c.Notes = append(c.Notes, t.Address()+": "+note)
+					}
+				}
 			}
 		}
 		plan.Changes = append(plan.Changes, c)

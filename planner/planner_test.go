@@ -21,9 +21,11 @@ func (testSchemas) Schema(kind config.BlockKind, typ string) (*config.BlockSchem
 		"path":         &hcldec.AttrSpec{Name: "path", Type: cty.String},
 	}
 	switch {
+	case kind == config.KindTarget && typ == "env_file":
+		note := func(cty.Value) string { return "the old value stops working at once" }
+		return &config.BlockSchema{Spec: spec, RotationNote: note}, true
 	case kind == config.KindStore && typ == "local",
 		kind == config.KindGenerate && (typ == "random" || typ == "template"),
-		kind == config.KindTarget && typ == "env_file",
 		kind == config.KindVerify && typ == "exec":
 		return &config.BlockSchema{Spec: spec}, true
 	case kind == config.KindGenerate && typ == "manual":
@@ -278,6 +280,25 @@ func TestMakeOrderAndTargets(t *testing.T) {
 	}
 	if _, err := Make(inv, fresh(), now, Options{Targets: []string{"nope"}}); err == nil || !strings.Contains(err.Error(), "secret.nope is not declared") {
 		t.Errorf("unknown target: err = %v", err)
+	}
+}
+
+func TestMakeNotes(t *testing.T) {
+	obs := fresh()
+	obs.Secrets["password"].CurrentCreatedAt = daysAgo(100)
+	obs.Secrets["dsn"].Targets[0].Holds = HoldsOther
+	plan, err := Make(load(t), obs, now, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan.Changes {
+		want := 0
+		if c.Secret == "password" || c.Secret == "dsn" { // rotations deliver to the target
+			want = 1
+		}
+		if len(c.Notes) != want {
+			t.Errorf("secret.%s (%s) has notes %q, want %d", c.Secret, c.Action, c.Notes, want)
+		}
 	}
 }
 

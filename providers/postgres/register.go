@@ -62,12 +62,25 @@ var verifySpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 	r.Verifier("postgres", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
 		return NewVerifier(s)
 	})
+}
+
+// rotationNote tells the plan that strategy single leaves no moment in which
+// both passwords work.
+func rotationNote(cfg cty.Value) string {
+	cfg, _ = cfg.UnmarkDeep()
+	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute("strategy") {
+		return ""
+	}
+	if s := cfg.GetAttr("strategy"); s.IsKnown() && !s.IsNull() && s.AsString() == StrategySingle {
+		return "strategy single: the old password stops working when ALTER ROLE runs, so the copies are delivered right after it"
+	}
+	return ""
 }
 
 // The checks below never quote the value they reject: once apply knows

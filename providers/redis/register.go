@@ -81,7 +81,7 @@ var verifySpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 	r.Verifier("redis", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
@@ -123,6 +123,18 @@ func validateMode(v cty.Value) hcl.Diagnostics {
 		Summary:  "Invalid mode",
 		Detail:   fmt.Sprintf("mode is %q (an ACL user's password, Redis 6 and later; the default) or %q (the server's single password).", ModeACL, ModeRequirePass),
 	}}
+}
+
+// rotationNote tells the plan what each mode does to the old password.
+func rotationNote(cfg cty.Value) string {
+	cfg, _ = cfg.UnmarkDeep()
+	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute("mode") {
+		return ""
+	}
+	if m := cfg.GetAttr("mode"); m.IsKnown() && !m.IsNull() && m.AsString() == ModeRequirePass {
+		return "mode requirepass: the server holds one password, so the old one stops working when it is set"
+	}
+	return "the ACL user keeps the old password beside the new one until it retires"
 }
 
 // validateTarget refuses a username in requirepass mode, which has none.

@@ -133,6 +133,9 @@ func writeAction(w io.Writer, ch *planner.Change, c palette) {
 	if len(ch.Needs) > 0 {
 		fmt.Fprintf(w, "      %-9s %s\n", "after:", strings.Join(ch.Needs, ", "))
 	}
+	for _, note := range ch.Notes {
+		fmt.Fprintf(w, "      %-9s %s\n", "note:", note)
+	}
 }
 
 func countNoun(n int, noun string) string {

@@ -61,6 +61,7 @@ type JSONChange struct {
 	Checks       []string       `json:"checks"`
 	Needs        []string       `json:"needs"`
 	Cause        string         `json:"cause,omitempty"`
+	Notes        []string       `json:"notes"`
 	Warnings     []string       `json:"warnings"`
 	Error        string         `json:"error,omitempty"`
 }
@@ -119,6 +120,7 @@ func NewJSONPlan(p *planner.Plan, meta PlanMeta) *JSONPlan {
 			Checks:       nonNil(c.Checks),
 			Needs:        nonNil(c.Needs),
 			Cause:        c.Cause,
+			Notes:        nonNil(c.Notes),
 			Warnings:     nonNil(c.Warnings),
 			Error:        c.Error,
 		}
@@ -160,6 +162,7 @@ func (jp *JSONPlan) Plan() (*planner.Plan, error) {
 			Checks:       jc.Checks,
 			Needs:        jc.Needs,
 			Cause:        jc.Cause,
+			Notes:        jc.Notes,
 			Warnings:     jc.Warnings,
 			Error:        jc.Error,
 		}
