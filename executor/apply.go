@@ -46,6 +46,10 @@ type Applier struct {
 	// OperatorValue supplies a manual secret's new value, or returns
 	// ErrNoOperatorValue.
 	OperatorValue func(ctx context.Context, s *config.Secret) (sensitive.Value, error)
+	// ConfirmOperator asks the person running apply to confirm a step only
+	// they can do (revoking a key in a vendor's console) and reports
+	// whether they did; nil means nobody can be asked.
+	ConfirmOperator func(ctx context.Context, s *config.Secret, instructions string) bool
 	// AfterStep, when set, is called after each step is journaled as begun
 	// and as done; tests use it to kill the process at every point.
 	AfterStep func(secret string, step state.Step, done bool)
@@ -64,6 +68,7 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 			planned[c.Secret] = true
 		}
 	}
+	a.sweep(ctx, inv, planned)
 	done := make(map[string]chan struct{}, len(changes))
 	for _, c := range changes {
 		done[c.Secret] = make(chan struct{})
@@ -110,6 +115,36 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 	}
 	wg.Wait()
 	return result
+}
+
+// sweep clears journal entries the plan has nothing left to do for: a
+// rotation killed after its promote, or before it staged anything. An entry
+// whose value is still staged stays, for apply to resume.
+func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, planned map[string]bool) {
+	a.mu.Lock()
+	var stale []*state.Rotation
+	for name, j := range a.State.Rotations {
+		if !planned[name] {
+			stale = append(stale, j)
+		}
+	}
+	a.mu.Unlock()
+	for _, j := range stale {
+		s := inv.Secret(j.Secret)
+		if s == nil {
+			a.forget(j.Secret) // the secret left the inventory
+			continue
+		}
+		w, err := a.newWork(inv, s, &planner.Change{Secret: s.Name, Address: s.Address()})
+		if err != nil {
+			continue
+		}
+		meta, err := w.inspect(ctx)
+		if err != nil || (meta.Pending != nil && meta.Pending.Rotation == j.ID) {
+			continue
+		}
+		a.forget(j.Secret)
+	}
 }
 
 // run carries out one secret's change and reports how it ended.
@@ -337,6 +372,11 @@ func (w *work) retire(ctx context.Context) (Outcome, error) {
 	}
 	if how := stringAttr(w.secret.Generate.Config, "revoke_instructions"); how != "" {
 		w.a.emit(Event{Kind: EventOperator, Secret: w.secret.Address(), Action: w.change.Action, Message: "revoke the previous value: " + how})
+		outcome := "not confirmed: nobody was asked; revoke it by hand"
+		if w.a.ConfirmOperator != nil && w.a.ConfirmOperator(ctx, w.secret, how) {
+			outcome = "confirmed by the operator"
+		}
+		w.a.audit(w, j, "revoke", outcome, how)
 	}
 	w.finish(j, "done")
 	return OutcomeDone, nil

@@ -141,17 +141,18 @@ func runApply(m *meta, args []string) int {
 
 	view := views.NewApplyView(m.stdout, *asJSON, color)
 	applier := &executor.Applier{
-		Registry:      m.registry,
-		Logger:        m.logger,
-		Parallelism:   *parallelism,
-		Now:           clock,
-		Events:        view.Event,
-		Operator:      operator(),
-		Lock:          lock,
-		State:         st,
-		Audit:         state.NewAudit(filepath.Join(filepath.Dir(statePath(inv)), "rotplan.audit.jsonl")),
-		OperatorValue: m.operatorValue(values),
-		AfterStep:     crashHook(),
+		Registry:        m.registry,
+		Logger:          m.logger,
+		Parallelism:     *parallelism,
+		Now:             clock,
+		Events:          view.Event,
+		Operator:        operator(),
+		Lock:            lock,
+		State:           st,
+		Audit:           state.NewAudit(filepath.Join(filepath.Dir(statePath(inv)), "rotplan.audit.jsonl")),
+		OperatorValue:   m.operatorValue(values),
+		ConfirmOperator: m.confirmOperator(),
+		AfterStep:       crashHook(),
 	}
 	result := applier.Apply(ctx, inv, plan)
 	view.Summary(result)
@@ -227,6 +228,20 @@ func (m *meta) operatorValue(files valueFiles) func(context.Context, *config.Sec
 			return sensitive.Value{}, executor.ErrNoOperatorValue
 		}
 		return sensitive.FromBytes(b), nil
+	}
+}
+
+// confirmOperator asks, on a terminal, whether the person running apply has
+// done a step only they can do.
+func (m *meta) confirmOperator() func(context.Context, *config.Secret, string) bool {
+	if !isTerminal(m.stdin) {
+		return nil
+	}
+	in := bufio.NewReader(m.stdin)
+	return func(_ context.Context, s *config.Secret, how string) bool {
+		fmt.Fprintf(m.stdout, "\n%s: %s\nType 'done' once it is revoked (anything else: do it later): ", s.Address(), how)
+		answer, _ := in.ReadString('\n')
+		return strings.TrimSpace(answer) == "done"
 	}
 }
 
