@@ -43,17 +43,26 @@ func functions(dir string, mode Mode, lookupEnv func(string) (string, bool)) map
 	}
 }
 
-// envFunc reads an environment variable. While validating, an unset
-// variable is an unknown value, so validate runs in a pull request without
-// credentials; once plan or apply needs the value it is an error.
+// envFunc reads an environment variable: env("NAME"), or env("NAME",
+// "default") for a setting that has a sensible default (an API's address).
+// While validating, an unset variable without a default is an unknown value,
+// so validate runs in a pull request without credentials; once plan or apply
+// needs the value it is an error.
 func envFunc(mode Mode, lookupEnv func(string) (string, bool)) function.Function {
 	return function.New(&function.Spec{
-		Params: []function.Parameter{{Name: "name", Type: cty.String}},
-		Type:   function.StaticReturnType(cty.String),
+		Params:   []function.Parameter{{Name: "name", Type: cty.String}},
+		VarParam: &function.Parameter{Name: "default", Type: cty.String},
+		Type:     function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			if len(args) > 2 {
+				return cty.NilVal, function.NewArgErrorf(2, "env takes a name and at most one default")
+			}
 			name := args[0].AsString()
 			if v, ok := lookupEnv(name); ok {
 				return cty.StringVal(v), nil
+			}
+			if len(args) == 2 {
+				return args[1], nil
 			}
 			if mode == ModeValidate {
 				return cty.UnknownVal(cty.String), nil
