@@ -55,7 +55,9 @@ var targetSpec = &hcldec.ValidateSpec{
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
 	r.Provider("fly", config.BlockSchema{Spec: providerSpec})
-	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly"}, nil)
+	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly"}, func(s providers.Settings) (providers.Target, error) {
+		return New(s)
+	})
 }
 
 // The checks below never quote the value they reject: once apply knows

@@ -1,0 +1,401 @@
+package fly
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/rotplan/rotplan/internal/sensitive"
+)
+
+// UserAgent is sent with every request. cmd/rotplan may set it to
+// "rotplan/VERSION" before it builds any target.
+var UserAgent = "rotplan"
+
+// Request limits. A request that keeps failing with 429 or a 5xx is tried
+// at most maxAttempts times, waiting firstBackoff, then twice as long each
+// time up to maxBackoff, or what Retry-After asks for if that is no more
+// than maxRetryAfter.
+const (
+	requestTimeout = 30 * time.Second
+	maxAttempts    = 4
+	firstBackoff   = 500 * time.Millisecond
+	maxBackoff     = 8 * time.Second
+	maxRetryAfter  = 30 * time.Second
+	maxBody        = 4 << 20
+	maxMessage     = 300
+)
+
+// client calls the Machines API's app secrets endpoints, as
+// superfly/fly-go's flaps client does (flaps/flaps_secrets.go):
+//
+//	GET  /v1/apps/{app}/secrets[?version=N] → {"secrets":[{"name","digest",...}]}
+//	POST /v1/apps/{app}/secrets {"values":{"K":"v","OLD":null}} → {"secrets":[...],"version":N}
+//
+// The update sets and unsets in one request and only stores the secrets:
+// it restarts no Machine.
+type client struct {
+	base   *url.URL
+	auth   string // the Authorization header
+	http   *http.Client
+	logger hclog.Logger
+
+	attempts            int
+	backoff, maxBackoff time.Duration
+	maxRetryAfter       time.Duration
+	sleep               func(ctx context.Context, d time.Duration) error
+}
+
+func newClient(base *url.URL, token string, logger hclog.Logger) *client {
+	return &client{
+		base:          base,
+		auth:          authorization(token),
+		http:          &http.Client{Timeout: requestTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		logger:        logger,
+		attempts:      maxAttempts,
+		backoff:       firstBackoff,
+		maxBackoff:    maxBackoff,
+		maxRetryAfter: maxRetryAfter,
+		sleep:         sleepCtx,
+	}
+}
+
+// authorization makes the Authorization header for a token the way fly-go
+// does (tokens/tokens.go): a scheme the token came with ("FlyV1 fm2_...",
+// as `fly tokens create` prints it, or "Bearer ...") is dropped; macaroon
+// tokens (fm1r_, fm1a_, fm2_ parts, comma-separated) go as "FlyV1", any
+// other token as "Bearer".
+func authorization(token string) string {
+	token = strings.TrimSpace(token)
+	for {
+		scheme, rest, ok := strings.Cut(token, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "FlyV1") {
+			break
+		}
+		token = strings.TrimSpace(rest)
+	}
+	var macaroons, others []string
+	for _, part := range strings.Split(token, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		switch prefix, _, _ := strings.Cut(part, "_"); prefix {
+		case "fm1r", "fm1a", "fm2":
+			macaroons = append(macaroons, part)
+		default:
+			others = append(others, part)
+		}
+	}
+	if len(macaroons) > 0 {
+		return "FlyV1 " + strings.Join(macaroons, ",")
+	}
+	return "Bearer " + strings.Join(others, ",")
+}
+
+// appSecret is one entry of a list or update response. The API never sends
+// values here: rotplan does not ask for them (show_secrets), and only a
+// Machine of the app could read them.
+type appSecret struct {
+	Name   string `json:"name"`
+	Digest string `json:"digest"`
+}
+
+// list returns the app's secrets, as of at least minVersion (0: any).
+func (c *client) list(ctx context.Context, app string, minVersion uint64, scrub []sensitive.Value) ([]appSecret, error) {
+	var q url.Values
+	if minVersion > 0 {
+		q = url.Values{"version": {strconv.FormatUint(minVersion, 10)}}
+	}
+	var out struct {
+		Secrets []appSecret `json:"secrets"`
+	}
+	if err := c.do(ctx, "list secrets", http.MethodGet, app, q, nil, scrub, &out); err != nil {
+		return nil, err
+	}
+	return out.Secrets, nil
+}
+
+// updated is the answer to an update: the secrets it set, with their new
+// digests, and the app's secrets version after it.
+type updated struct {
+	Secrets []appSecret `json:"secrets"`
+	Version uint64      `json:"version"`
+}
+
+// update sets each key of set and unsets each of unset, in one request.
+// scrub lists every value that must not appear in an error.
+func (c *client) update(ctx context.Context, app string, set map[string]sensitive.Value, unset []string, scrub []sensitive.Value) (*updated, error) {
+	values := make(map[string]*string, len(set)+len(unset))
+	for k, v := range set {
+		s := v.Reveal()
+		values[k] = &s
+	}
+	for _, k := range unset {
+		values[k] = nil
+	}
+	body, err := json.Marshal(struct {
+		Values map[string]*string `json:"values"`
+	}{values})
+	if err != nil {
+		return nil, errors.New("encoding the update failed")
+	}
+	defer clear(body)
+	var out updated
+	if err := c.do(ctx, "update secrets", http.MethodPost, app, nil, body, scrub, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// APIError is a request the Machines API refused or failed. Message is
+// Fly's own error message with every value rotplan knows of scrubbed out;
+// the response body itself is never kept.
+type APIError struct {
+	Op        string // what was asked: "list secrets", "update secrets"
+	App       string
+	Status    int
+	Message   string
+	RequestID string // Fly's fly-request-id, for Fly's support
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "fly app %q: %s: %d %s", e.App, e.Op, e.Status, http.StatusText(e.Status))
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	switch e.Status {
+	case http.StatusUnauthorized:
+		b.WriteString(" (check the provider's api_token: a deploy token of the app, from `fly tokens create deploy`, is enough)")
+	case http.StatusForbidden:
+		b.WriteString(" (the api_token may not manage this app's secrets)")
+	case http.StatusNotFound:
+		b.WriteString(" (no such app, or the api_token cannot see it)")
+	}
+	if e.RequestID != "" {
+		b.WriteString(" [fly-request-id " + e.RequestID + "]")
+	}
+	return b.String()
+}
+
+// retryable reports whether a status may succeed if asked again.
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented
+}
+
+// do sends one request, retrying 429s, 5xxs and network errors within the
+// limits above, and decodes a 2xx answer into out. Every update is a
+// complete statement of the values it sets, so sending it twice leaves the
+// app as sending it once does.
+func (c *client) do(ctx context.Context, op, method, app string, query url.Values, body []byte, scrub []sensitive.Value, out any) error {
+	u := c.endpoint(app, query)
+	for attempt := 1; ; attempt++ {
+		started := time.Now()
+		status, header, respBody, err := c.once(ctx, method, u, body)
+		c.logger.Debug("fly api", "op", op, "app", app, "attempt", attempt, "status", status, "took", time.Since(started).Round(time.Millisecond))
+		var wait time.Duration
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			if attempt >= c.attempts {
+				return fmt.Errorf("fly app %q: %s: %w (gave up after %d attempts)", app, op, err, attempt)
+			}
+			wait = c.backoffFor(attempt)
+		case status >= 200 && status < 300:
+			defer clear(respBody)
+			if out != nil && json.Unmarshal(respBody, out) != nil {
+				return fmt.Errorf("fly app %q: %s: the answer (status %d, %d bytes) is not the JSON the API documents", app, op, status, len(respBody))
+			}
+			return nil
+		default:
+			apiErr := &APIError{Op: op, App: app, Status: status, Message: scrubMessage(errorMessage(respBody), scrub), RequestID: header.Get("Fly-Request-Id")}
+			clear(respBody)
+			if !retryable(status) || attempt >= c.attempts {
+				return apiErr
+			}
+			var ok bool
+			if wait, ok = c.retryAfter(header); !ok {
+				wait = c.backoffFor(attempt)
+			} else if wait > c.maxRetryAfter {
+				return fmt.Errorf("%w (Fly asks to retry after %s; not waiting that long)", apiErr, wait)
+			}
+		}
+		c.logger.Debug("fly api: retrying", "op", op, "app", app, "wait", wait)
+		if err := c.sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// once makes one HTTP exchange; a network error's text names the URL and
+// never a body.
+func (c *client) once(ctx context.Context, method string, u *url.URL, body []byte) (int, http.Header, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), r)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Authorization", c.auth)
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		clear(b)
+		return 0, nil, nil, err
+	}
+	return resp.StatusCode, resp.Header, b, nil
+}
+
+// endpoint is {api_url}/v1/apps/{app}/secrets.
+func (c *client) endpoint(app string, query url.Values) *url.URL {
+	u := *c.base
+	base := strings.TrimRight(c.base.Path, "/")
+	rawBase := strings.TrimRight(c.base.EscapedPath(), "/")
+	u.Path = base + "/v1/apps/" + app + "/secrets"
+	u.RawPath = rawBase + "/v1/apps/" + url.PathEscape(app) + "/secrets"
+	u.RawQuery = query.Encode()
+	return &u
+}
+
+// backoffFor is the wait before retry n (1-based): doubling from the first
+// backoff up to the cap, the upper half of it chosen at random so that
+// clients do not retry in step.
+func (c *client) backoffFor(n int) time.Duration {
+	d := c.backoff << (n - 1)
+	if d > c.maxBackoff || d <= 0 {
+		d = c.maxBackoff
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryAfter reads a Retry-After header: seconds or an HTTP date.
+func (c *client) retryAfter(h http.Header) (time.Duration, bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errorMessage is the message field of Fly's error body, {"error": "..."}
+// or {"message": "..."} as fly-go reads it; "" when there is none.
+func errorMessage(body []byte) string {
+	var e struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	if e.Message != "" {
+		return e.Message
+	}
+	return e.Error
+}
+
+// scrubMessage makes Fly's error message safe to show. Each value, and its
+// JSON-escaped form, is replaced by "(sensitive)"; if any run of 8 bytes of
+// a value (all of it, if shorter) is still there, Fly quoted part of one
+// and the whole message is withheld. Control characters are dropped and the
+// message is cut to a readable length.
+func scrubMessage(msg string, values []sensitive.Value) string {
+	if msg == "" {
+		return ""
+	}
+	for _, v := range values {
+		if v.IsEmpty() {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, v.Reveal(), sensitive.Redacted)
+		for _, escaped := range jsonForms(v.Reveal()) {
+			msg = strings.ReplaceAll(msg, escaped, sensitive.Redacted)
+		}
+	}
+	for _, v := range values {
+		b := v.Bytes()
+		n := min(8, len(b))
+		for i := 0; n > 0 && i+n <= len(b); i++ {
+			if strings.Contains(msg, string(b[i:i+n])) {
+				return "(message withheld: it quoted part of a secret value)"
+			}
+		}
+	}
+	msg = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, msg)
+	msg = strings.TrimSpace(msg)
+	if len(msg) > maxMessage {
+		cut := maxMessage
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}
+
+// jsonForms returns s as it appears inside a JSON string, with and without
+// HTML escaping, when that differs from s.
+func jsonForms(s string) []string {
+	var forms []string
+	for _, html := range []bool{true, false} {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(s) != nil {
+			continue
+		}
+		f := strings.TrimSuffix(b.String(), "\n")
+		f = strings.TrimSuffix(strings.TrimPrefix(f, `"`), `"`)
+		if f != s {
+			forms = append(forms, f)
+		}
+	}
+	return forms
+}
