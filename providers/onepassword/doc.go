@@ -1,12 +1,64 @@
 // Package onepassword is the 1Password store: a secret's current value lives
 // in one field of a 1Password item, named by a secret reference
-// (op://VAULT/ITEM/FIELD or op://VAULT/ITEM/SECTION/FIELD), and rotplan keeps
-// the pending and previous values and its own metadata (rotated-at,
-// retire-after) in fields of the same item. It reaches 1Password with a
-// service account token from the provider "onepassword" block.
+// (op://VAULT/ITEM/FIELD or op://VAULT/ITEM/SECTION/FIELD; names match
+// case-insensitively, IDs exactly), and it reaches 1Password through the
+// 1Password Go SDK with the service account token of the provider
+// "onepassword" block.
 //
-// For now the package declares its block types by schema only, so that
-// inventories using them validate; plan reports them as not implemented.
+// # Where things live in an item
+//
+// The field the reference names holds the current value and never moves.
+// During a rotation rotplan adds the concealed fields FIELD-pending and,
+// after promote, FIELD-previous (names a secret reference can spell, so
+// op://VAULT/ITEM/FIELD-previous works for a dual-key target): in the
+// current field's section, or in a section "rotplan" when the current field
+// is a built-in one without a section or the reference names none. A secret
+// whose item does not exist gets a new secure note at stage.
+//
+// rotplan's own metadata lives in the item's tags, one per slot, under
+// rotplan/SECTION/FIELD/ (or rotplan/FIELD/):
+//
+//	current=ROTATION@TIME        the rotation that made the current value; TIME is rotated-at
+//	pending=ROTATION@TIME        the rotation that staged the pending value, and when
+//	retire-after=TIME            when the previous value's grace ends
+//
+// Tags, because Items().List returns them (with titles and timestamps, never
+// fields): plan learns every secret's state from one list per vault. A
+// pending field without a pending tag is one rotplan did not stage, and is
+// never promoted, discarded or overwritten.
+//
+// # Calls, under 1Password's rate limits
+//
+// 1Password limits a service account token to 10,000 reads and 1,000
+// writes an hour (Business). The client is created only when a secret uses
+// this store (the SDK's WASM core takes seconds to load), once per token
+// per process; the vault list is read once per token per process too.
+//
+//   - Inspect: one Items().List per vault it is asked about. Secrets whose
+//     item tags record a current value (rotplan promoted them before) need
+//     nothing more; the rest are read MaxBatch items per Items().GetAll
+//     call, to see which fields exist. Plan over 1,000 secrets rotplan has
+//     rotated, in 3 vaults, makes 4 calls.
+//   - Read: Items().GetAll, MaxBatch items per call, reusing the item lists
+//     Inspect left (plan reads current values only for secrets with
+//     targets).
+//   - Stage, Promote, Discard, RetirePrevious: Items().Get and, when
+//     something changes, one Items().Put (or Items().Create for a new item);
+//     nothing is written when a call repeats one already done. Writes to one
+//     item from this process take turns, and Put refuses an item changed
+//     since it was read.
+//
+// # Errors
+//
+// Errors name the reference and the step ("onepassword op://Production/jwt/
+// credential: stage: put item: ..."). The SDK's error text comes from its
+// core, which rotplan does not control, so the token and every value of the
+// item in hand are blanked out of it, and the SDK error itself is not
+// wrapped; ErrRateLimited and context errors still match with errors.Is.
+//
+// API is the one seam to the SDK: the store calls it, production wraps
+// *onepassword.Client, and tests use onepasswordtest.Fake through
+// NewWithAPI or RegisterWith.
 //
 // It must import nothing of rotplan except providers, config and
 // internal/sensitive.

@@ -30,10 +30,29 @@ var storeSpec = hcldec.ObjectSpec{
 	},
 }
 
-// Register adds this package's block types to r.
+// Register adds this package's block types to r. The store reaches
+// 1Password through the SDK, connecting when a secret first uses it.
 func Register(r *providers.Registry) {
+	register(r, sdk)
+}
+
+// RegisterWith is Register with connect in place of the SDK, for tests
+// that run rotplan against a fake 1Password (onepasswordtest.Fake). As in
+// production, connect runs when a secret first uses the store, once per
+// token for the registry's life.
+func RegisterWith(r *providers.Registry, connect Connect) {
+	register(r, newConnector(connect))
+}
+
+func register(r *providers.Registry, conn *connector) {
 	r.Provider("onepassword", config.BlockSchema{Spec: providerSpec})
-	r.Store("onepassword", config.BlockSchema{Spec: storeSpec, Provider: "onepassword"}, nil)
+	r.Store("onepassword", config.BlockSchema{Spec: storeSpec, Provider: "onepassword"}, func(s providers.Settings) (providers.Store, error) {
+		token, err := tokenOf(s.Provider)
+		if err != nil {
+			return nil, err
+		}
+		return newStore(s, token, conn), nil
+	})
 }
 
 // The checks below never quote the value they reject: once apply knows

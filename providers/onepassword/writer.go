@@ -1,0 +1,260 @@
+package onepassword
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	op "github.com/1password/onepassword-sdk-go"
+
+	"github.com/rotplan/rotplan/internal/sensitive"
+	"github.com/rotplan/rotplan/providers"
+)
+
+var _ providers.StoreWriter = (*Store)(nil)
+
+// Each write is one read-modify-write of the secret's item: Items().Get,
+// change fields and tags, Items().Put (which 1Password refuses if the item
+// changed in between), or nothing when there is nothing to change. Writes
+// to one item from this process take turns. Every write can run again
+// after a crash: staging or promoting a rotation a second time, or
+// discarding or retiring what is already gone, changes nothing, while a
+// pending value of another rotation is never promoted or discarded.
+
+// Stage writes req.Value into the field FIELD-pending beside the current
+// one and tags the item with the rotation. A secret whose item does not
+// exist gets a new item (a secure note). Staging the same value for the
+// same rotation again, before or after its promote, changes nothing; a
+// pending value of another rotation, one rotplan did not stage, or another
+// value for this rotation fails with ErrPendingConflict.
+func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*providers.StageResponse, error) {
+	err := s.update(ctx, req.Secret, "stage", true, func(e *edit) (bool, error) {
+		if req.Rotation == "" {
+			return false, errors.New("a rotation id is required")
+		}
+		if req.Value.IsEmpty() {
+			return false, errors.New("the value is empty, and an empty 1Password field holds no value")
+		}
+		if pending := value(e.item, e.f.pending); pending != "" {
+			p := e.m.pending
+			switch {
+			case p == nil:
+				return false, fmt.Errorf("the field %q holds a value that rotplan did not stage; remove it or promote it by hand first: %w", e.ref.field+pendingSuffix, ErrPendingConflict)
+			case p.rotation != req.Rotation:
+				return false, fmt.Errorf("rotation %s already staged a pending value; resume it with apply or discard it first: %w", p.rotation, ErrPendingConflict)
+			case !sensitive.New(pending).Equal(req.Value):
+				return false, fmt.Errorf("rotation %s staged a different value before; resume with the pending value: %w", req.Rotation, ErrPendingConflict)
+			}
+			return false, nil
+		}
+		if c := e.m.current; c != nil && c.rotation == req.Rotation && value(e.item, e.f.current) != "" {
+			if !sensitive.New(value(e.item, e.f.current)).Equal(req.Value) {
+				return false, fmt.Errorf("rotation %s was already promoted with a different value: %w", req.Rotation, ErrPendingConflict)
+			}
+			return false, nil // staged and promoted before
+		}
+		if e.f.pending >= 0 {
+			e.item.Fields[e.f.pending].Value = req.Value.Reveal()
+		} else {
+			addField(e.item, sectionFor(e.item, e.ref, e.f), e.ref.field+pendingSuffix, req.Value.Reveal())
+		}
+		setTag(e.item, e.ref.key(), tagPending, formatStamp(req.Rotation, req.Now))
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.StageResponse{}, nil
+}
+
+// Promote moves the pending value of rotation req.Rotation into the current
+// field and the old current value into FIELD-previous (replacing one still
+// held), tags the item with the rotation and req.Now (rotated-at) and with
+// req.RetireAfter, and drops the pending field. When that rotation is
+// already current it changes nothing. A pending value of another rotation,
+// or one rotplan did not stage, fails with ErrPendingConflict, nothing
+// pending with ErrNoPending.
+func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*providers.PromoteResponse, error) {
+	err := s.update(ctx, req.Secret, "promote", false, func(e *edit) (bool, error) {
+		if req.Rotation == "" {
+			return false, errors.New("a rotation id is required")
+		}
+		item, f, key := e.item, e.f, e.ref.key()
+		pending := value(item, f.pending)
+		switch {
+		case pending != "" && e.m.pending != nil && e.m.pending.rotation == req.Rotation:
+		case e.m.current != nil && e.m.current.rotation == req.Rotation && value(item, f.current) != "":
+			return false, nil // promoted before
+		case pending != "" && e.m.pending == nil:
+			return false, fmt.Errorf("rotation %s: the field %q holds a value that rotplan did not stage: %w", req.Rotation, e.ref.field+pendingSuffix, ErrPendingConflict)
+		case pending != "":
+			return false, fmt.Errorf("rotation %s: the pending value belongs to rotation %s: %w", req.Rotation, e.m.pending.rotation, ErrPendingConflict)
+		default:
+			return false, fmt.Errorf("rotation %s staged nothing here and is not current: %w", req.Rotation, ErrNoPending)
+		}
+		pendingID := item.Fields[f.pending].ID
+		if old := value(item, f.current); old != "" {
+			if f.previous >= 0 {
+				item.Fields[f.previous].Value = old
+			} else {
+				addField(item, sectionFor(item, e.ref, f), e.ref.field+previousSuffix, old)
+			}
+			setTag(item, key, tagRetireAfter, formatTime(req.RetireAfter))
+		}
+		if f.current >= 0 {
+			item.Fields[f.current].Value = pending
+		} else {
+			addField(item, sectionFor(item, e.ref, f), e.ref.field, pending)
+		}
+		removeField(item, pendingID)
+		dropTag(item, key, tagPending)
+		setTag(item, key, tagCurrent, formatStamp(req.Rotation, req.Now))
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.PromoteResponse{}, nil
+}
+
+// Discard drops the pending field of rotation req.Rotation. Nothing pending
+// is a no-op, so a crashed rollback can run again; a pending value of
+// another rotation, or one rotplan did not stage, is left alone and fails
+// with ErrPendingConflict.
+func (s *Store) Discard(ctx context.Context, req providers.DiscardRequest) (*providers.DiscardResponse, error) {
+	err := s.update(ctx, req.Secret, "discard", false, func(e *edit) (bool, error) {
+		if req.Rotation == "" {
+			return false, errors.New("a rotation id is required")
+		}
+		p := e.m.pending
+		switch {
+		case value(e.item, e.f.pending) == "":
+			if p != nil && p.rotation == req.Rotation {
+				// The field went (by hand); its tag goes too.
+				return dropTag(e.item, e.ref.key(), tagPending), nil
+			}
+			return false, nil
+		case p == nil:
+			return false, fmt.Errorf("rotation %s: the field %q holds a value that rotplan did not stage; it is left alone: %w", req.Rotation, e.ref.field+pendingSuffix, ErrPendingConflict)
+		case p.rotation != req.Rotation:
+			return false, fmt.Errorf("rotation %s: the pending value belongs to rotation %s; it is left alone: %w", req.Rotation, p.rotation, ErrPendingConflict)
+		}
+		removeField(e.item, e.item.Fields[e.f.pending].ID)
+		dropTag(e.item, e.ref.key(), tagPending)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.DiscardResponse{}, nil
+}
+
+// RetirePrevious drops the field FIELD-previous and its retire-after tag;
+// nothing previous is a no-op.
+func (s *Store) RetirePrevious(ctx context.Context, req providers.RetirePreviousRequest) (*providers.RetirePreviousResponse, error) {
+	err := s.update(ctx, req.Secret, "retire previous", false, func(e *edit) (bool, error) {
+		changed := dropTag(e.item, e.ref.key(), tagRetireAfter)
+		if e.f.previous >= 0 {
+			removeField(e.item, e.item.Fields[e.f.previous].ID)
+			changed = true
+		}
+		return changed, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.RetirePreviousResponse{}, nil
+}
+
+// edit is one secret's item during a read-modify-write.
+type edit struct {
+	item *op.Item
+	ref  reference
+	f    fields
+	m    meta
+}
+
+// update runs fn on the item that holds secret sr, under this process's
+// lock on the item, and saves the item if fn changed it. When the item does
+// not exist, fn sees an empty one, which is created if create is set and fn
+// changed it.
+func (s *Store) update(ctx context.Context, sr providers.SecretRef, verb string, create bool, fn func(*edit) (bool, error)) error {
+	ref, err := parseReference(sr.Config)
+	if err != nil {
+		return fmt.Errorf("onepassword: secret %q: %w", sr.Name, err)
+	}
+	wrap := func(err error) error { return fmt.Errorf("onepassword %s: %s: %w", ref, verb, err) }
+	if err := ctx.Err(); err != nil {
+		return wrap(err)
+	}
+	sess, err := s.session(ctx)
+	if err != nil {
+		return err
+	}
+	vault, err := s.vault(ctx, sess, ref)
+	if err != nil {
+		return wrap(err)
+	}
+	unlock := sess.lockItem(vault.ID, ref.item)
+	defer unlock()
+
+	ov, exists, err := s.findItem(ctx, sess, vault.ID, ref.item)
+	if err != nil {
+		return wrap(err)
+	}
+	item := op.Item{VaultID: vault.ID, Title: ref.item, Category: newItemCategory}
+	if exists {
+		if item, err = sess.api.GetItem(ctx, vault.ID, ov.ID); err != nil {
+			return wrap(fmt.Errorf("get item: %w", scrub(err, s.token)))
+		}
+	}
+	before := itemValues(&item)
+	e := &edit{item: &item, ref: ref}
+	if e.f, err = locate(&item, ref); err != nil {
+		return wrap(err)
+	}
+	if e.m, err = parseTags(item.Tags, ref.key()); err != nil {
+		return wrap(err)
+	}
+	changed, err := fn(e)
+	switch {
+	case err != nil:
+		return wrap(err)
+	case !changed:
+		return nil
+	case !exists && !create:
+		return wrap(errors.New("the item does not exist")) // fn never changes a missing item
+	}
+	secrets := append(before, itemValues(&item)...)
+	if !exists {
+		created, err := sess.api.CreateItem(ctx, op.ItemCreateParams{
+			Category: item.Category, VaultID: item.VaultID, Title: item.Title,
+			Fields: item.Fields, Sections: item.Sections, Tags: item.Tags,
+		})
+		if err != nil {
+			return wrap(fmt.Errorf("create item: %w", scrub(err, s.token, secrets...)))
+		}
+		s.remember(created)
+		return nil
+	}
+	if _, err := sess.api.PutItem(ctx, item); err != nil {
+		return wrap(fmt.Errorf("put item: %w", scrub(err, s.token, secrets...)))
+	}
+	return nil
+}
+
+// findItem finds the item name refers to in the list held for the vault,
+// and lists the vault again if it is not there (it may be new).
+func (s *Store) findItem(ctx context.Context, sess *session, vaultID, name string) (op.ItemOverview, bool, error) {
+	items, fresh, err := s.items(ctx, sess, vaultID)
+	if err != nil {
+		return op.ItemOverview{}, false, err
+	}
+	if ov, ok, err := matchItem(items, name); err != nil || ok || fresh {
+		return ov, ok, err
+	}
+	if items, err = s.listItems(ctx, sess, vaultID); err != nil {
+		return op.ItemOverview{}, false, err
+	}
+	return matchItem(items, name)
+}
