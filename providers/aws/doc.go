@@ -13,8 +13,63 @@
 // All of them share the provider "aws" block (region, profile, endpoint);
 // credentials come from the SDK's default chain, never from the inventory.
 //
-// For now the package declares its block types by schema only, so that
-// inventories using them validate; plan reports them as not implemented.
+// # Secrets Manager
+//
+// store "aws_secretsmanager" is built (SecretsManager). It keeps to AWS's
+// own rotation protocol:
+//
+//   - stage: PutSecretValue with VersionStages [AWSPENDING] and
+//     ClientRequestToken = versionToken(rotation id), a UUID made from
+//     SHA-256 of the journal's rotation id, so the version id says which
+//     rotation wrote it and a resumed stage repeats the same request (AWS
+//     takes the same token and value as a no-op). The rotation id itself is
+//     kept in the tag rotplan:rotation, written just before the put; a
+//     pending version whose id is not versionToken of that tag is someone
+//     else's, and blocks rotplan. With json_key, the staged version is the
+//     current JSON object with that key set. A secret that does not exist
+//     is created (from a name only) with no value, and its first version
+//     becomes current and pending at once, as AWS does with a first
+//     version.
+//   - promote: tags rotplan:rotated-at and rotplan:retire-after first, then
+//     UpdateSecretVersionStage moves AWSCURRENT to the new version (AWS
+//     moves AWSPREVIOUS to the old one), then takes AWSPENDING off it.
+//     Until AWSPENDING is gone, plan shows the rotation as in progress and
+//     apply resumes it.
+//   - discard: takes AWSPENDING off the candidate; retire: takes AWSPREVIOUS
+//     off the old version and removes rotplan:retire-after. A version with
+//     no label is deprecated, and AWS deletes it in time.
+//   - plan (Inspect) reads only ListSecrets pages of 100, which carry every
+//     secret's tags and labels: ceil(secrets in the region / 100) calls,
+//     or, for an inventory of at most ten secrets, one call filtered by
+//     their names. No DescribeSecret per secret (except for an ARN the
+//     list did not show, such as another account's secret). Age comes from
+//     rotplan:rotated-at, else from the secret's LastChangedDate (the list
+//     has no per-version dates). AWSPREVIOUS counts as a previous value to
+//     retire only while rotplan:retire-after is there; without it, it is
+//     AWS's history. A secret with RotationEnabled (or made by another AWS
+//     service) is reported as managed by that, and not staged in. A
+//     secret scheduled for deletion is an error, not missing.
+//   - current values are read with BatchGetSecretValue, 20 a call; pending
+//     and previous ones with GetSecretValue by staging label.
+//
+// IAM permissions: plan needs secretsmanager:ListSecrets,
+// secretsmanager:BatchGetSecretValue and secretsmanager:GetSecretValue
+// (and secretsmanager:DescribeSecret for secrets named by ARN in another
+// account); apply also needs secretsmanager:DescribeSecret,
+// secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage,
+// secretsmanager:TagResource and secretsmanager:UntagResource, plus
+// secretsmanager:CreateSecret and secretsmanager:DeleteSecret to create
+// secrets (the delete only undoes a creation whose rotation failed), and
+// kms:Decrypt / kms:GenerateDataKey on a customer-managed key.
+//
+// No secret value reaches an error or a log: the SDK's errors name the
+// operation, the HTTP status and AWS's message, which never repeats the
+// value; the SDK's logger is off; JSON errors are replaced by messages
+// that quote nothing of the secret.
+//
+// generate "aws_iam_access_key" and target "elasticache_auth_token" are
+// still declared by schema only, so that inventories using them validate;
+// plan reports them as not implemented.
 //
 // It must import nothing of rotplan except providers, config and
 // internal/sensitive.

@@ -56,7 +56,9 @@ var elastiCacheAuthTokenSpec = hcldec.ObjectSpec{
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
 	r.Provider("aws", config.BlockSchema{Spec: providerSpec})
-	r.Store("aws_secretsmanager", config.BlockSchema{Spec: secretsManagerSpec, Provider: "aws"}, nil)
+	r.Store("aws_secretsmanager", config.BlockSchema{Spec: secretsManagerSpec, Provider: "aws"}, func(s providers.Settings) (providers.Store, error) {
+		return NewSecretsManager(s)
+	})
 	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws"}, nil)
 	r.Target("elasticache_auth_token", config.BlockSchema{Spec: elastiCacheAuthTokenSpec, Provider: "aws"}, nil)
 }

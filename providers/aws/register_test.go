@@ -13,16 +13,18 @@ import (
 	"github.com/rotplan/rotplan/providers"
 )
 
-// declared lists every type this package registers.
+// declared lists every type this package registers; implemented says
+// whether it has a factory or is declared by schema only.
 var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
+	kind        config.BlockKind
+	typ         string
+	provider    string
+	implemented bool
 }{
-	{config.KindProvider, "aws", ""},
-	{config.KindStore, "aws_secretsmanager", "aws"},
-	{config.KindGenerate, "aws_iam_access_key", "aws"},
-	{config.KindTarget, "elasticache_auth_token", "aws"},
+	{config.KindProvider, "aws", "", false},
+	{config.KindStore, "aws_secretsmanager", "aws", true},
+	{config.KindGenerate, "aws_iam_access_key", "aws", false},
+	{config.KindTarget, "elasticache_auth_token", "aws", false},
 }
 
 var schemaTests = map[string]schemaTest{
@@ -119,7 +121,7 @@ func TestSchemas(t *testing.T) {
 	}
 }
 
-func TestRegisterDeclaresOnly(t *testing.T) {
+func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
 	for _, d := range declared {
@@ -128,8 +130,8 @@ func TestRegisterDeclaresOnly(t *testing.T) {
 			t.Errorf("%s %q is not registered", d.kind, d.typ)
 			continue
 		}
-		if d.kind != config.KindProvider && !schema.NotImplemented {
-			t.Errorf("%s %q is not marked NotImplemented", d.kind, d.typ)
+		if d.kind != config.KindProvider && schema.NotImplemented == d.implemented {
+			t.Errorf("%s %q: NotImplemented is %v", d.kind, d.typ, schema.NotImplemented)
 		}
 		if schema.Provider != d.provider {
 			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
