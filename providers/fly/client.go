@@ -46,7 +46,8 @@ const (
 //	POST /v1/apps/{app}/secrets {"values":{"K":"v","OLD":null}} → {"secrets":[...],"version":N}
 //
 // The update sets and unsets in one request and only stores the secrets:
-// it restarts no Machine.
+// it restarts no Machine. machines.go adds the Machines endpoints that
+// deploy them.
 type client struct {
 	base   *url.URL
 	auth   string // the Authorization header
@@ -123,7 +124,7 @@ func (c *client) list(ctx context.Context, app string, minVersion uint64, scrub 
 	var out struct {
 		Secrets []appSecret `json:"secrets"`
 	}
-	if err := c.do(ctx, "list secrets", http.MethodGet, app, q, nil, scrub, &out); err != nil {
+	if err := c.do(ctx, call{op: "list secrets", method: http.MethodGet, app: app, path: []string{"secrets"}, query: q}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return out.Secrets, nil
@@ -155,7 +156,7 @@ func (c *client) update(ctx context.Context, app string, set map[string]sensitiv
 	}
 	defer clear(body)
 	var out updated
-	if err := c.do(ctx, "update secrets", http.MethodPost, app, nil, body, scrub, &out); err != nil {
+	if err := c.do(ctx, call{op: "update secrets", method: http.MethodPost, app: app, path: []string{"secrets"}, body: body}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -165,7 +166,7 @@ func (c *client) update(ctx context.Context, app string, set map[string]sensitiv
 // Fly's own error message with every value rotplan knows of scrubbed out;
 // the response body itself is never kept.
 type APIError struct {
-	Op        string // what was asked: "list secrets", "update secrets"
+	Op        string // what was asked: "list secrets", "update secrets", "update machine ID", ...
 	App       string
 	Status    int
 	Message   string
@@ -178,13 +179,20 @@ func (e *APIError) Error() string {
 	if e.Message != "" {
 		b.WriteString(": " + e.Message)
 	}
-	switch e.Status {
-	case http.StatusUnauthorized:
+	machines := strings.Contains(e.Op, "machine")
+	switch {
+	case e.Status == http.StatusUnauthorized:
 		b.WriteString(" (check the provider's api_token: a deploy token of the app, from `fly tokens create deploy`, is enough)")
-	case http.StatusForbidden:
+	case e.Status == http.StatusForbidden && machines:
+		b.WriteString(" (the api_token may not update this app's Machines; a deploy token of the app can)")
+	case e.Status == http.StatusForbidden:
 		b.WriteString(" (the api_token may not manage this app's secrets)")
-	case http.StatusNotFound:
+	case e.Status == http.StatusNotFound && machines && e.Op != "list machines":
+		b.WriteString(" (the Machine is gone: destroyed or replaced meanwhile)")
+	case e.Status == http.StatusNotFound:
 		b.WriteString(" (no such app, or the api_token cannot see it)")
+	case e.Status == http.StatusConflict && machines:
+		b.WriteString(" (another deploy holds a lease on the Machine; run apply again when it is done)")
 	}
 	if e.RequestID != "" {
 		b.WriteString(" [fly-request-id " + e.RequestID + "]")
@@ -197,15 +205,28 @@ func retryable(status int) bool {
 	return status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented
 }
 
+// call is one request to the API.
+type call struct {
+	op     string // what is asked, for errors and logs: "list secrets", "update machine ID"
+	method string
+	app    string
+	path   []string // the segments after /v1/apps/{app}, unescaped
+	query  url.Values
+	body   []byte
+	nonce  string // a Machine lease's nonce, sent as fly-machine-lease-nonce
+}
+
 // do sends one request, retrying 429s, 5xxs and network errors within the
 // limits above, and decodes a 2xx answer into out. Every update is a
-// complete statement of the values it sets, so sending it twice leaves the
-// app as sending it once does.
-func (c *client) do(ctx context.Context, op, method, app string, query url.Values, body []byte, scrub []sensitive.Value, out any) error {
-	u := c.endpoint(app, query)
+// complete statement of what it sets (the secrets, or a Machine's whole
+// config), so sending it twice leaves the app as sending it once does; a
+// Machine update sent twice restarts the Machine twice.
+func (c *client) do(ctx context.Context, r call, scrub []sensitive.Value, out any) error {
+	op, app := r.op, r.app
+	u := c.endpoint(app, r.path, r.query)
 	for attempt := 1; ; attempt++ {
 		started := time.Now()
-		status, header, respBody, err := c.once(ctx, method, u, body)
+		status, header, respBody, err := c.once(ctx, r.method, u, r.body, r.nonce)
 		c.logger.Debug("fly api", "op", op, "app", app, "attempt", attempt, "status", status, "took", time.Since(started).Round(time.Millisecond))
 		var wait time.Duration
 		switch {
@@ -244,7 +265,7 @@ func (c *client) do(ctx context.Context, op, method, app string, query url.Value
 
 // once makes one HTTP exchange; a network error's text names the URL and
 // never a body.
-func (c *client) once(ctx context.Context, method string, u *url.URL, body []byte) (int, http.Header, []byte, error) {
+func (c *client) once(ctx context.Context, method string, u *url.URL, body []byte, nonce string) (int, http.Header, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -259,6 +280,9 @@ func (c *client) once(ctx context.Context, method string, u *url.URL, body []byt
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if nonce != "" {
+		req.Header.Set("Fly-Machine-Lease-Nonce", nonce)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
@@ -272,13 +296,15 @@ func (c *client) once(ctx context.Context, method string, u *url.URL, body []byt
 	return resp.StatusCode, resp.Header, b, nil
 }
 
-// endpoint is {api_url}/v1/apps/{app}/secrets.
-func (c *client) endpoint(app string, query url.Values) *url.URL {
+// endpoint is {api_url}/v1/apps/{app}/{path...}.
+func (c *client) endpoint(app string, path []string, query url.Values) *url.URL {
 	u := *c.base
-	base := strings.TrimRight(c.base.Path, "/")
-	rawBase := strings.TrimRight(c.base.EscapedPath(), "/")
-	u.Path = base + "/v1/apps/" + app + "/secrets"
-	u.RawPath = rawBase + "/v1/apps/" + url.PathEscape(app) + "/secrets"
+	u.Path = strings.TrimRight(c.base.Path, "/") + "/v1/apps/" + app
+	u.RawPath = strings.TrimRight(c.base.EscapedPath(), "/") + "/v1/apps/" + url.PathEscape(app)
+	for _, seg := range path {
+		u.Path += "/" + seg
+		u.RawPath += "/" + url.PathEscape(seg)
+	}
 	u.RawQuery = query.Encode()
 	return &u
 }

@@ -2,7 +2,8 @@
 // app as an app secret (an environment variable of every Machine), and the
 // previous value to a second secret during the grace period when dual key is
 // configured (previous_key, such as JWT_PREVIOUS_SIGNING_KEY beside
-// JWT_SIGNING_KEY), unset again at retire.
+// JWT_SIGNING_KEY), unset again at retire. After each change it deploys
+// the new secrets to the app's Machines, as `fly secrets set` does.
 //
 // # The API
 //
@@ -36,18 +37,62 @@
 //
 // Every call groups its items by app: Observe lists each app once; Deliver,
 // Revert and Retire list each app once and update it at most once, with the
-// edits of all its items in one request. Items that ask one app for
-// different values under one key fail, and none of their edits are made.
+// edits of all its items in one request, then deploy it at most once.
+// Items that ask one app for different values under one key fail, and none
+// of their edits are made.
 //
-// # Restarts
+// # Deploying
 //
-// The secrets endpoints only store the secrets: no Machine restarts, and a
-// Machine sees the new values only when it is next updated or started
-// (`fly secrets deploy`, `fly deploy`, or a Machine update with
-// min_secrets_version), which is what `fly secrets set` does after the same
-// update unless --stage. This target does not restart Machines; a check
-// that needs the app to use the new value must come after something that
-// does. Batching per app still keeps that to one restart.
+// The secrets endpoints only store the secrets: a running Machine keeps
+// the values it started with until it is updated. `fly secrets set` stores
+// them and then runs a restart-only deploy (flyctl's DeploySecrets); this
+// target does the same after every update it makes (Deliver, Revert and
+// Retire alike), so that a check through the app sees the new value and a
+// rollback really takes the candidate out of service. machines.go lists
+// the endpoints, as fly-go's flaps client and Fly's Machines API reference
+// give them:
+//
+//   - It lists the app's Machines and takes those `fly secrets deploy`
+//     takes: made by `fly launch`/`fly deploy` (metadata
+//     fly_platform_version "v2"), not being destroyed, and neither a
+//     release-command nor a console Machine. Others (`fly machine run`) are
+//     left alone with a warning, as flyctl leaves them.
+//   - One Machine at a time (a rolling restart, so the app keeps serving):
+//     it takes the Machine's lease (ttl in the query, as fly-go asks, for
+//     the start timeout plus a minute), reads the Machine again if it
+//     changed since the listing, and sends its config back unchanged with
+//     min_secrets_version set to the version the secrets update answered,
+//     under the lease's nonce.
+//   - A started (or starting) Machine restarts; rotplan waits until its new
+//     instance reports started (…/wait?instance_id=…&state=started, each
+//     request held by Fly up to 20 s), at most 5 minutes (flyctl's default
+//     --wait-timeout) and never past ctx. Between waits it looks at the
+//     Machine and gives up at once on one that failed or is gone.
+//   - Any other Machine (stopped, suspended, created, failed) is updated
+//     with skip_launch, so it stays as it is and runs the new secrets when
+//     next started (by fly-proxy's autostart, say). flyctl also relaunches a
+//     failed Machine; rotplan does not, so that a Machine broken before the
+//     rotation cannot make every rotation fail and roll back.
+//   - The lease is released afterwards, whatever happened (it expires by
+//     itself if that fails).
+//
+// The first Machine that does not start, or that cannot be leased (another
+// deploy holds it: 409) or updated, ends the deploy: the Machines after it
+// keep what they ran, and every item of that update fails with an error
+// saying the secrets are stored but not deployed, so apply rolls back (and
+// the Revert deploys the old values). The app's health checks are not
+// awaited: apply's own checks are the proof. An app with no Machines is
+// fine: the secrets wait for its first deploy.
+//
+// A call that changes nothing deploys nothing. So an apply interrupted
+// between the secrets update and the deploy finds the values in place when
+// it resumes, skips the deploy, fails its check and rolls back (which
+// deploys); the next apply rotates again.
+//
+// With deploy = false on every item of an app that is written, its secrets
+// are only stored, as `fly secrets set --stage` does: the plan says so
+// (RotationNote) and apply logs a warning; a person deploys them
+// (`fly secrets deploy`), and a check through the app fails until then.
 //
 // # Drift
 //

@@ -723,6 +723,8 @@ func TestFakeCanary(t *testing.T) {
 	srv := fakefly.New(t)
 	srv.SetToken(token)
 	srv.Seed("api", map[string]string{jwtKey: canaries[1]})
+	machine := srv.AddMachine("api", fakefly.MachineSpec{})
+	srv.AddMachine("api", fakefly.MachineSpec{State: "stopped"})
 	logs := &logBuffer{}
 	tgt := newTargetWithToken(t, srv, token, logs)
 	ctx := context.Background()
@@ -760,8 +762,21 @@ func TestFakeCanary(t *testing.T) {
 	}
 	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))
 
-	// And everything that works: deliver, observe, revert, retire.
+	// The values are stored, then the deploy fails, Fly quoting one (and
+	// the token) while leasing a Machine.
+	srv.Fail("api", fakefly.Failure{Status: 422, Message: "machine env conflicts with " + canaries[0] + " for " + token, Machines: true, Writes: true})
 	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))
+	if v, _ := srv.RunningValue("api", machine, jwtKey); v != canaries[1] {
+		t.Error("the failed deploy changed what the Machine runs")
+	}
+
+	// And everything that works: deliver, observe, revert, retire, each
+	// deploying to the app's Machines.
+	record(tgt.Revert(ctx, providers.RevertRequest{Items: []providers.WriteItem{writeItem("jwt", block("api", jwtKey, jwtPrev), canaries[1], canaries[0])}}))
+	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))
+	if v, _ := srv.RunningValue("api", machine, jwtKey); v != canaries[0] {
+		t.Error("the deliver did not deploy")
+	}
 	obs, err := tgt.Observe(ctx, providers.ObserveRequest{Items: []providers.ObserveItem{
 		observeItem("jwt", block("api", jwtKey, jwtPrev), canaries[0]),
 		observeItem("dsn", block("api", "DATABASE_URL", ""), canaries[3]),
@@ -774,7 +789,10 @@ func TestFakeCanary(t *testing.T) {
 	record(tgt.Revert(ctx, providers.RevertRequest{Items: reverts}))
 	record(tgt.Retire(ctx, providers.RetireRequest{Items: items}))
 
-	if len(outputs) < 6 {
+	if c := srv.Calls("api"); c.MachineUpdates < 6 {
+		t.Errorf("calls %+v: the deploys did not happen", c)
+	}
+	if len(outputs) < 8 {
 		t.Fatalf("only %d error outputs; the failures did not happen", len(outputs))
 	}
 	outputs = append(outputs, logs.String())
@@ -784,6 +802,9 @@ func TestFakeCanary(t *testing.T) {
 				t.Errorf("a value leaked into:\n%s", out)
 			}
 		}
+	}
+	if !strings.Contains(strings.Join(outputs, "\n"), "lease machine "+machine+": 422 Unprocessable Entity: machine env conflicts with (sensitive) for (sensitive)") {
+		t.Error("the failed deploy's error is missing or not scrubbed")
 	}
 	if !strings.Contains(strings.Join(outputs, "\n"), "message withheld") {
 		t.Error("a message quoting part of a value was not withheld")

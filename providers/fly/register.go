@@ -48,6 +48,13 @@ var targetSpec = &hcldec.ValidateSpec{
 			Wrapped: &hcldec.AttrSpec{Name: "previous_key", Type: cty.String},
 			Func:    validateSecretName,
 		},
+		// deploy, true by default, restarts the app's Machines after its
+		// secrets change, as `fly secrets set` does; false only stores them,
+		// as `fly secrets set --stage` does, and a person deploys them.
+		"deploy": &hcldec.DefaultSpec{
+			Primary: &hcldec.AttrSpec{Name: "deploy", Type: cty.Bool},
+			Default: &hcldec.LiteralSpec{Value: cty.True},
+		},
 	},
 	Func: validateTarget,
 }
@@ -55,9 +62,23 @@ var targetSpec = &hcldec.ValidateSpec{
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
 	r.Provider("fly", config.BlockSchema{Spec: providerSpec})
-	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly"}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly", RotationNote: rotationNote}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
+}
+
+// rotationNote tells the plan what a change of the app's secrets does to
+// the app: a rolling restart, or nothing until a person deploys. It names
+// no attribute's value, since one might be made from a secret.
+func rotationNote(cfg cty.Value) string {
+	deploy, err := Deploys(cfg)
+	switch {
+	case err != nil:
+		return ""
+	case !deploy:
+		return "deploy = false: the new value is only stored in the Fly app; its Machines keep running the old one until a person deploys it (`fly secrets deploy -a APP`), so a check through the app fails until then"
+	}
+	return "the Fly app's running Machines restart one at a time to take the new secrets (one rolling restart per app per apply)"
 }
 
 // The checks below never quote the value they reject: once apply knows

@@ -52,7 +52,17 @@ var schemaTests = map[string]schemaTest{
 	"target": {
 		kind: config.KindTarget, typ: "fly",
 		body: "app = \"cloudforge-api\"\nkey = \"AEGIS_DATABASE_URL\"",
-		want: map[string]cty.Value{"previous_key": cty.NullVal(cty.String)},
+		want: map[string]cty.Value{"previous_key": cty.NullVal(cty.String), "deploy": cty.True},
+	},
+	"target staged only": {
+		kind: config.KindTarget, typ: "fly",
+		body: "app = \"cloudforge-api\"\nkey = \"K\"\ndeploy = false",
+		want: map[string]cty.Value{"deploy": cty.False},
+	},
+	"target deploy not a bool": {
+		kind: config.KindTarget, typ: "fly",
+		body:    "app = \"cloudforge-api\"\nkey = \"K\"\ndeploy = \"later\"",
+		wantErr: `Incorrect attribute value type`,
 	},
 	"target dual key": {
 		kind: config.KindTarget, typ: "fly",

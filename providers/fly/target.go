@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
@@ -22,6 +23,9 @@ type Target struct {
 	token  sensitive.Value
 	client *client
 	logger hclog.Logger
+
+	// startTimeout bounds the wait for each restarted Machine.
+	startTimeout time.Duration
 }
 
 var _ providers.Target = (*Target)(nil)
@@ -51,7 +55,7 @@ func New(s providers.Settings) (*Target, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Target{api: api, token: sensitive.New(token), client: newClient(base, token, logger), logger: logger}, nil
+	return &Target{api: api, token: sensitive.New(token), client: newClient(base, token, logger), logger: logger, startTimeout: startTimeout}, nil
 }
 
 // Locate reads a decoded target "fly" block: the app, the key of the
@@ -183,6 +187,32 @@ func groupByApp(n int, item func(i int) (config cty.Value, secret, target string
 		groups[app] = append(groups[app], located{index: i, key: key, previousKey: previousKey})
 	}
 	return apps, groups
+}
+
+// Deploys reads the deploy attribute of a decoded target "fly" block: true
+// (the default) when the app's Machines are to be deployed after its
+// secrets change, false when the secrets are only staged.
+func Deploys(config cty.Value) (bool, error) {
+	if config == cty.NilVal || config.IsNull() {
+		return true, nil
+	}
+	config, _ = config.UnmarkDeep()
+	if !config.IsKnown() {
+		return false, errors.New("fly block is not known yet")
+	}
+	if !config.Type().IsObjectType() || !config.Type().HasAttribute("deploy") {
+		return true, nil
+	}
+	v := config.GetAttr("deploy")
+	switch {
+	case v.IsNull():
+		return true, nil
+	case !v.IsKnown():
+		return false, errors.New("deploy is not known until the secrets it refers to are read")
+	case !v.Type().Equals(cty.Bool):
+		return false, errors.New("deploy must be true or false")
+	}
+	return v.True(), nil
 }
 
 // stringAttr returns a string attribute of a decoded block, "" when the block

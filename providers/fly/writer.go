@@ -26,8 +26,9 @@ var _ providers.TargetWriter = (*Target)(nil)
 // show them already in place is Skipped. A digest rotplan cannot compare
 // proves nothing, so that value is written again.
 //
-// Fly stores the values; its Machines see them when they are next updated
-// or restarted (see the package documentation).
+// After the update the app's Machines are deployed with the new values
+// (see the package documentation), unless deploy = false; an item fails
+// if they do not all start again, so apply rolls back.
 func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
 	return t.write(ctx, req.Items, func(item providers.WriteItem, key, previousKey string, _ *digests) ([]edit, error) {
 		if item.Value.IsEmpty() {
@@ -117,8 +118,11 @@ type wantFunc func(item providers.WriteItem, key, previousKey string, d *digests
 // write carries out a Deliver, Revert or Retire: it groups the items by
 // app, lists each app's secrets once, and updates each app at most once
 // with the edits of all its items. Items that ask for different things
-// under one key fail and none of their edits are made. Once ctx is done,
-// the items of the apps not yet written fail with its error.
+// under one key fail and none of their edits are made. After an update it
+// deploys the new secrets to the app's Machines (machines.go), once, unless
+// every item written asked for deploy = false; a deploy that fails fails
+// every item of that update. Once ctx is done, the items of the apps not
+// yet written fail with its error.
 func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wantFunc) (*providers.WriteResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -163,12 +167,16 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 		// What each item wants, then who disagrees with whom.
 		wanted := map[int][]edit{}
 		byKey := map[string][]int{} // indexes of the items editing a key
+		deploys := map[int]bool{}
 		for _, l := range group {
 			edits, err := want(items[l.index], l.key, l.previousKey, d)
 			for _, e := range edits {
 				if err == nil && !e.unset {
 					err = checkValue(e)
 				}
+			}
+			if err == nil {
+				deploys[l.index], err = Deploys(items[l.index].Config)
 			}
 			if err != nil {
 				itemErr(l.index, err)
@@ -192,6 +200,7 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 		set := map[string]sensitive.Value{}
 		var unset []string
 		var writing []int
+		deploy := false
 		for _, l := range group {
 			edits, ok := wanted[l.index]
 			if !ok || resp.Results[l.index].Err != nil {
@@ -216,6 +225,7 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 				continue
 			}
 			writing = append(writing, l.index)
+			deploy = deploy || deploys[l.index]
 		}
 		if len(writing) == 0 {
 			continue
@@ -231,6 +241,23 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 		t.checkDigests(app, set, up.Secrets)
 		slices.Sort(unset)
 		t.logger.Info("fly: updated app secrets", "app", app, "set", sortedKeys(set), "unset", unset, "version", up.Version)
+
+		if !deploy {
+			t.logger.Warn("fly: app secrets staged, not deployed (deploy = false): the app's Machines keep the old values until someone deploys them, e.g. with `fly secrets deploy`", "app", app, "version", up.Version)
+			continue
+		}
+		res, err := t.deploy(ctx, app, up.Version, scrub)
+		if err != nil {
+			for _, i := range writing {
+				itemErr(i, fmt.Errorf("app %q: the secrets are stored (version %d) but the app's Machines were not all deployed with them: %w", app, up.Version, err))
+			}
+			continue
+		}
+		if res.restarted+res.staged == 0 {
+			t.logger.Info("fly: the app has no Machines to deploy to; its secrets wait for its first deploy", "app", app, "version", up.Version)
+			continue
+		}
+		t.logger.Info("fly: deployed app secrets", "app", app, "version", up.Version, "restarted", res.restarted, "updated_stopped", res.staged)
 	}
 	return resp, nil
 }

@@ -1,5 +1,6 @@
 // Package fly is a wire-level fake of the Fly.io Machines API's app secrets
-// endpoints, for tests of rotplan's fly target. It serves, over real HTTP on
+// endpoints and the Machines endpoints a secrets deploy uses, for tests of
+// rotplan's fly target. It serves, over real HTTP on
 // a loopback port (net/http/httptest), the endpoints as superfly/fly-go's
 // flaps client (flaps/flaps_secrets.go, secrets_types.go) uses them:
 //
@@ -18,12 +19,39 @@
 // b9e37b7b239ee4aefc75352fe3fa6dc6), unless a test sets another Digest;
 // every update moves the app's secrets version on by one, and unsetting a
 // secret that does not exist is not an error. Errors are JSON
-// {"error":"..."}, as Fly sends them. Like the real endpoints it restarts
-// nothing: Machines are not modelled.
+// {"error":"..."}, as Fly sends them. Like the real endpoints, storing
+// secrets restarts nothing.
 //
-// Tests see what the server holds (Value, Version), count the requests per
-// app (Calls), and make it fail (Fail) with a status, a Retry-After, or a
-// message that echoes the values it was sent, to prove a client scrubs them.
+// Machines (machines.go), as fly-go's flaps client (flaps_machines.go,
+// flaps_machines_wait.go) and Fly's Machines API reference use them:
+//
+//	GET    /v1/apps/{app}/machines                  list: a JSON array, destroyed ones left out
+//	GET    /v1/apps/{app}/machines/{id}             one Machine
+//	POST   /v1/apps/{app}/machines/{id}             update: {"config":{...whole...},"region","skip_launch",
+//	                                                "min_secrets_version":N,...} → the Machine, new instance_id
+//	POST   /v1/apps/{app}/machines/{id}/lease       ?ttl=N or {"ttl":N} → 201 {"status":"success","data":{"nonce",...}}; 409 if held
+//	DELETE /v1/apps/{app}/machines/{id}/lease       header fly-machine-lease-nonce
+//	GET    /v1/apps/{app}/machines/{id}/wait        ?state=started&instance_id=I (or version=I)&timeout=S → 200 {"ok":true} or 408
+//
+// Each Machine runs the app's secrets as of the version it was last given,
+// not what the app stores now: an update gives it the stored secrets (and
+// refuses a min_secrets_version ahead of them), and it runs them once it is
+// started again. A test reads what a Machine's process sees with
+// RunningValue, so a test "app" can answer health checks from what is
+// deployed. An update replaces the whole config and needs the lease's nonce
+// when the Machine is leased. Without skip_launch the Machine is "starting"
+// and becomes started (or failed, for one made with FailsToStart) when it
+// is waited for; with skip_launch it is left stopped. Where the real wait
+// holds the request up to timeout seconds and then answers 408, the fake
+// answers 408 at once.
+//
+// Tests see what the server holds (Value, Version, Machine, RunningValue),
+// count the requests per app (Calls; MachineUpdates counts Machine updates,
+// each a restart or a staged update of one Machine), hold a Machine's lease
+// as another deploy would (HoldLease), and make it fail (Fail) with a
+// status, a Retry-After, or a message that echoes the values it was sent,
+// to prove a client scrubs them; a Failure waits for a secrets request, or
+// with Machines set for a Machines one.
 //
 // Only tests import this package. It imports nothing of rotplan.
 package fly

@@ -32,11 +32,13 @@ type Server struct {
 	apps   map[string]*app
 	calls  map[string]*Calls
 	fails  map[string][]Failure
+	serial int // for Machine IDs, instance IDs and lease nonces
 }
 
 type app struct {
-	version uint64
-	secrets map[string]*secret
+	version  uint64
+	secrets  map[string]*secret
+	machines []*machine // in the order they were added
 }
 
 type secret struct {
@@ -49,9 +51,16 @@ type secret struct {
 type Calls struct {
 	Lists  int // GET /v1/apps/{app}/secrets
 	Gets   int // GET /v1/apps/{app}/secrets/{name}
-	Writes int // every POST and DELETE
+	Writes int // every POST and DELETE of a secrets endpoint
 	// MinVersion is the version the last list asked for, 0 when none.
 	MinVersion uint64
+
+	MachineLists   int // GET /v1/apps/{app}/machines
+	MachineGets    int // GET /v1/apps/{app}/machines/{id}
+	MachineUpdates int // POST /v1/apps/{app}/machines/{id}: each restarts or stages one Machine
+	Leases         int // POST /v1/apps/{app}/machines/{id}/lease
+	Releases       int // DELETE /v1/apps/{app}/machines/{id}/lease
+	Waits          int // GET /v1/apps/{app}/machines/{id}/wait
 }
 
 // Failure is an error the server answers with instead of serving a request.
@@ -68,6 +77,10 @@ type Failure struct {
 	// Writes makes the failure wait for the next write (POST or DELETE),
 	// letting reads before it through.
 	Writes bool
+	// Machines makes the failure wait for the next request to a Machines
+	// endpoint (.../machines...), letting secrets requests through; without
+	// it, Machines requests pass and the failure waits for a secrets one.
+	Machines bool
 }
 
 // New starts a fake on a loopback port; it stops when the test ends.
@@ -81,11 +94,12 @@ func New(tb testing.TB) *Server {
 		fails:  map[string][]Failure{},
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/apps/{app}/secrets", s.handle(s.list))
-	mux.HandleFunc("POST /v1/apps/{app}/secrets", s.handle(s.update))
-	mux.HandleFunc("GET /v1/apps/{app}/secrets/{name}", s.handle(s.get))
-	mux.HandleFunc("POST /v1/apps/{app}/secrets/{name}", s.handle(s.set))
-	mux.HandleFunc("DELETE /v1/apps/{app}/secrets/{name}", s.handle(s.delete))
+	mux.HandleFunc("GET /v1/apps/{app}/secrets", s.handle(countSecrets, s.list))
+	mux.HandleFunc("POST /v1/apps/{app}/secrets", s.handle(countSecrets, s.update))
+	mux.HandleFunc("GET /v1/apps/{app}/secrets/{name}", s.handle(countSecrets, s.get))
+	mux.HandleFunc("POST /v1/apps/{app}/secrets/{name}", s.handle(countSecrets, s.set))
+	mux.HandleFunc("DELETE /v1/apps/{app}/secrets/{name}", s.handle(countSecrets, s.delete))
+	s.routeMachines(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
@@ -234,10 +248,22 @@ type request struct {
 	app  *app
 }
 
+// countSecrets counts a request to a secrets endpoint.
+func countSecrets(c *Calls, r *http.Request) {
+	switch {
+	case r.Method != http.MethodGet:
+		c.Writes++
+	case r.PathValue("name") != "":
+		c.Gets++
+	default:
+		c.Lists++
+	}
+}
+
 // handle wraps an endpoint: it counts the request, answers a queued
 // failure, checks the token and that the app exists, then serves it with
 // the server locked.
-func (s *Server) handle(serve func(*request)) http.HandlerFunc {
+func (s *Server) handle(count func(*Calls, *http.Request), serve func(*request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if err != nil {
@@ -253,16 +279,10 @@ func (s *Server) handle(serve func(*request)) http.HandlerFunc {
 			c = &Calls{}
 			s.calls[appName] = c
 		}
-		switch {
-		case r.Method != http.MethodGet:
-			c.Writes++
-		case r.PathValue("name") != "":
-			c.Gets++
-		default:
-			c.Lists++
-		}
+		count(c, r)
 
-		if queue := s.fails[appName]; len(queue) > 0 && (!queue[0].Writes || r.Method != http.MethodGet) {
+		machines := strings.Contains(r.URL.Path, "/machines")
+		if queue := s.fails[appName]; len(queue) > 0 && queue[0].Machines == machines && (!queue[0].Writes || r.Method != http.MethodGet) {
 			f := queue[0]
 			s.fails[appName] = queue[1:]
 			msg := f.Message
@@ -284,7 +304,7 @@ func (s *Server) handle(serve func(*request)) http.HandlerFunc {
 			writeError(w, http.StatusNotFound, "app not found")
 			return
 		}
-		if r.Method == http.MethodPost && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if r.Method == http.MethodPost && len(body) > 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			writeError(w, http.StatusUnsupportedMediaType, "expected a JSON body")
 			return
 		}
