@@ -212,10 +212,12 @@ func (w *work) rotate(ctx context.Context) (Outcome, error) {
 		return OutcomeFailed, err
 	}
 	j := w.a.journalOf(w.secret.Name)
-	if j != nil && meta.Current != nil && meta.Current.Rotation == j.ID && meta.Pending == nil {
-		// Promoted before a crash, not yet cleared from the journal.
-		w.finish(j, "done")
-		return OutcomeDone, nil
+	if j != nil && (meta.Pending == nil || meta.Pending.Rotation != j.ID) {
+		// Nothing of the journaled rotation is staged: an apply was killed
+		// after promoting or rolling it back, or before staging. It is
+		// over, and the plan asks for a new one.
+		w.a.forget(w.secret.Name)
+		j = nil
 	}
 	if j == nil && meta.Pending != nil && meta.Pending.Rotation != "" {
 		// The journal is gone but the store shows our staged value.

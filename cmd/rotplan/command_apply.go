@@ -114,6 +114,9 @@ func runApply(m *meta, args []string) int {
 		return exitError
 	}
 	if !plan.HasChanges() {
+		// Nothing to do still clears the journal entries a killed apply
+		// left behind with nothing to resume.
+		(&executor.Applier{Registry: m.registry, Logger: m.logger, Lock: lock, State: st}).Apply(ctx, inv, plan)
 		if !*asJSON {
 			views.PlanHuman(m.stdout, plan, color)
 		}
@@ -125,7 +128,9 @@ func runApply(m *meta, args []string) int {
 	if !*asJSON {
 		views.PlanHuman(m.stdout, plan, color)
 	}
-	if !*autoApprove {
+	// A saved plan was reviewed when it was made: apply carries it out
+	// without asking again.
+	if !*autoApprove && planFile == "" {
 		if !isTerminal(m.stdin) {
 			fmt.Fprintln(m.stderr, "Error: apply asks for confirmation, and there is no terminal to ask on. Review the plan and run apply -auto-approve, or apply a saved plan.")
 			return exitError
@@ -137,7 +142,9 @@ func runApply(m *meta, args []string) int {
 			return exitError
 		}
 	}
-	fmt.Fprintln(m.stdout)
+	if !*asJSON {
+		fmt.Fprintln(m.stdout) // JSON lines have no blank line
+	}
 
 	view := views.NewApplyView(m.stdout, *asJSON, color)
 	applier := &executor.Applier{

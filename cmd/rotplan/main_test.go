@@ -12,6 +12,11 @@ import (
 var update = flag.Bool("update", false, "rewrite the expected output in testdata/ from what rotplan prints now")
 
 func TestMain(m *testing.M) {
+	// The end-to-end tests run the CLI as a separate process (so that it can
+	// be killed): the test binary itself, with this variable set.
+	if os.Getenv("ROTPLAN_TEST_AS_CLI") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	testscript.Main(m, map[string]func(){
 		"rotplan": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})

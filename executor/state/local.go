@@ -74,6 +74,12 @@ func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		}
 		if !time.Now().Before(deadline) {
 			holder := readHolder(f)
+			// The holder records itself just after it takes the lock: a
+			// moment later its record is there to name it.
+			for i := 0; i < 20 && holder.ID == "unknown"; i++ {
+				time.Sleep(5 * time.Millisecond)
+				holder = readHolder(f)
+			}
 			f.Close()
 			return nil, &LockedError{Path: l.path, Holder: holder}
 		}
@@ -150,6 +156,10 @@ func (l *Local) ForceUnlock(id string) error {
 		return err
 	}
 	defer f.Close()
+	if info, err := f.Stat(); err == nil && info.Size() == 0 {
+		// Unlock empties the file: no apply holds it, nor left it behind.
+		return fmt.Errorf("the state %s is not locked", l.path)
+	}
 	holder := readHolder(f)
 	if holder.ID != id {
 		return fmt.Errorf("the state %s is locked by %s, not %s; nothing was changed", l.path, holder.ID, id)

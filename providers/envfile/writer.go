@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
@@ -78,6 +79,28 @@ func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*prov
 		}
 		return []edit{{key: previousKey, unset: true}}, nil
 	})
+}
+
+// fileLocks holds a mutex per file this process rewrites: secrets that an
+// apply rotates in parallel may share an env file, and each read-modify-write
+// of it must start from the one before, or one's edits are lost.
+var fileLocks sync.Map // path → *sync.Mutex
+
+// lockFiles locks paths, in sorted order so that two calls never wait on
+// each other, and returns the function that unlocks them.
+func lockFiles(paths []string) (unlock func()) {
+	var held []*sync.Mutex
+	for _, path := range slices.Sorted(slices.Values(paths)) {
+		m, _ := fileLocks.LoadOrStore(path, &sync.Mutex{})
+		mu := m.(*sync.Mutex)
+		mu.Lock()
+		held = append(held, mu)
+	}
+	return func() {
+		for _, mu := range held {
+			mu.Unlock()
+		}
+	}
 }
 
 // edit is one change an item asks of its file: key set to value, or unset.
@@ -156,6 +179,7 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 		groups[path] = append(groups[path], located{index: i, key: key, previousKey: previousKey})
 	}
 
+	defer lockFiles(paths)()
 	fp := sensitive.NewFingerprinter()
 	for _, path := range paths {
 		group := groups[path]
