@@ -1,12 +1,10 @@
 package httpcheck
 
 import (
-	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/rotplan/rotplan/providers/providertest"
+
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rotplan/rotplan/config"
@@ -22,11 +20,11 @@ var declared = []struct {
 	{config.KindVerify, "http", ""},
 }
 
-var schemaTests = map[string]schemaTest{
+var schemaTests = map[string]providertest.SchemaCase{
 	"defaults": {
-		kind: config.KindVerify, typ: "http",
-		body: `url = "https://api.cloudforge.example/health"`,
-		want: map[string]cty.Value{
+		Kind: config.KindVerify, Type: "http",
+		Body: `url = "https://api.cloudforge.example/health"`,
+		Want: map[string]cty.Value{
 			"method":        cty.StringVal("GET"),
 			"headers":       cty.MapValEmpty(cty.String),
 			"body":          cty.NullVal(cty.String),
@@ -38,8 +36,8 @@ var schemaTests = map[string]schemaTest{
 		},
 	},
 	"json path and bearer header": {
-		kind: config.KindVerify, typ: "http",
-		body: `
+		Kind: config.KindVerify, Type: "http",
+		Body: `
 url          = "https://api.cloudforge.example/api/v1/findings"
 headers      = { Authorization = "Bearer ${unknown}" }
 json_path    = "components.postgres"
@@ -47,11 +45,11 @@ expect_value = "healthy"
 interval     = "10s"
 timeout      = "5m"
 `,
-		want: map[string]cty.Value{"timeout": cty.StringVal("5m")},
+		Want: map[string]cty.Value{"timeout": cty.StringVal("5m")},
 	},
 	"post with body": {
-		kind: config.KindVerify, typ: "http",
-		body: `
+		Kind: config.KindVerify, Type: "http",
+		Body: `
 url           = "https://login.example/token"
 method        = "POST"
 headers       = { "Content-Type" = "application/x-www-form-urlencoded" }
@@ -60,100 +58,84 @@ expect_status = 200
 `,
 	},
 	"number as expect_value": {
-		kind: config.KindVerify, typ: "http",
-		body: "url = \"http://127.0.0.1:8080/\"\njson_path = \"items.0.count\"\nexpect_value = 3",
-		want: map[string]cty.Value{"expect_value": cty.StringVal("3")},
+		Kind: config.KindVerify, Type: "http",
+		Body: "url = \"http://127.0.0.1:8080/\"\njson_path = \"items.0.count\"\nexpect_value = 3",
+		Want: map[string]cty.Value{"expect_value": cty.StringVal("3")},
 	},
 	"without url": {
-		kind: config.KindVerify, typ: "http",
-		body:    `method = "GET"`,
-		wantErr: `"url" is required`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    `method = "GET"`,
+		WantErr: `"url" is required`,
 	},
 	"url without scheme": {
-		kind: config.KindVerify, typ: "http",
-		body:    `url = "api.cloudforge.example/health"`,
-		wantErr: `Invalid URL`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    `url = "api.cloudforge.example/health"`,
+		WantErr: `Invalid URL`,
 	},
 	"lowercase method": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\nmethod = \"get\"",
-		wantErr: `Invalid method`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\nmethod = \"get\"",
+		WantErr: `Invalid method`,
 	},
 	"status out of range": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\nexpect_status = 2000",
-		wantErr: `Invalid expect_status`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\nexpect_status = 2000",
+		WantErr: `Invalid expect_status`,
 	},
 	"status as text": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\nexpect_status = \"OK\"",
-		wantErr: `a number is required`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\nexpect_status = \"OK\"",
+		WantErr: `a number is required`,
 	},
 	"jq style path": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\njson_path = \".components.postgres\"",
-		wantErr: `Invalid json_path`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\njson_path = \".components.postgres\"",
+		WantErr: `Invalid json_path`,
 	},
 	"path with empty segment": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\njson_path = \"components..postgres\"",
-		wantErr: `empty segment`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\njson_path = \"components..postgres\"",
+		WantErr: `empty segment`,
 	},
 	"expect value without path": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\nexpect_value = \"ok\"",
-		wantErr: `expect_value without json_path`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\nexpect_value = \"ok\"",
+		WantErr: `expect_value without json_path`,
 	},
 	"bad interval": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\ninterval = \"5 seconds\"",
-		wantErr: `Invalid duration`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\ninterval = \"5 seconds\"",
+		WantErr: `Invalid duration`,
 	},
 	"zero timeout": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\ntimeout = \"0s\"",
-		wantErr: `more than zero`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\ntimeout = \"0s\"",
+		WantErr: `more than zero`,
 	},
 	"interval longer than timeout": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\ninterval = \"5m\"\ntimeout = \"1m\"",
-		wantErr: `interval longer than timeout`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\ninterval = \"5m\"\ntimeout = \"1m\"",
+		WantErr: `interval longer than timeout`,
 	},
 	"headers as list": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\nheaders = [\"Authorization: x\"]",
-		wantErr: `map of string required`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\nheaders = [\"Authorization: x\"]",
+		WantErr: `map of string required`,
 	},
 	"typo": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"https://x.example/\"\nstatus = 200",
-		wantErr: `Unsupported argument`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"https://x.example/\"\nstatus = 200",
+		WantErr: `Unsupported argument`,
 	},
 	"url made from a secret": {
-		kind: config.KindVerify, typ: "http",
-		body:    "url = \"${canary}/health\"\njson_path = \"${canary}..x\"\ntimeout = canary",
-		wantErr: `Invalid URL`,
+		Kind: config.KindVerify, Type: "http",
+		Body:    "url = \"${canary}/health\"\njson_path = \"${canary}..x\"\ntimeout = canary",
+		WantErr: `Invalid URL`,
 	},
 }
 
 func TestSchemas(t *testing.T) {
-	r := providers.NewRegistry()
-	Register(r)
-	for name, tc := range schemaTests {
-		t.Run(name, func(t *testing.T) {
-			schema, ok := r.Schema(tc.kind, tc.typ)
-			if !ok {
-				t.Fatalf("%s %q is not registered", tc.kind, tc.typ)
-			}
-			val, diags := decode(t, tc.body, schema.Spec)
-			checkDiags(t, diags, tc.wantErr)
-			for attr, want := range tc.want {
-				if got := val.GetAttr(attr); !got.RawEquals(want) {
-					t.Errorf("%s = %#v, want %#v", attr, got, want)
-				}
-			}
-		})
-	}
+	providertest.RunSchemaCases(t, Register, schemaTests)
 }
 
 func TestRegister(t *testing.T) {
@@ -177,59 +159,6 @@ func TestRegister(t *testing.T) {
 	}
 }
 
-// schemaTest decodes one block body against a registered type's schema.
-type schemaTest struct {
-	kind config.BlockKind
-	typ  string
-	body string
-	// wantErr is part of an error's summary or detail; empty means the
-	// block is valid.
-	wantErr string
-	// want holds attributes of the decoded value, to pin defaults.
-	want map[string]cty.Value
-}
-
-// decode parses body as the inside of a block and decodes it against spec,
-// with the variable unknown standing for an unset env() while validating and
-// canary for a secret's value, which no diagnostic may quote.
-func decode(t *testing.T, body string, spec hcldec.Spec) (cty.Value, hcl.Diagnostics) {
-	t.Helper()
-	f, diags := hclparse.NewParser().ParseHCL([]byte(body), "test.hcl")
-	if diags.HasErrors() {
-		t.Fatalf("test HCL does not parse: %s", diags.Error())
-	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"unknown": cty.UnknownVal(cty.String),
-		"canary":  cty.StringVal(canary),
-	}}
-	return hcldec.Decode(f.Body, spec, ctx)
-}
-
-// canary stands for a secret's value in test blocks.
-const canary = "CANARY-7f3a9c"
-
-func checkDiags(t *testing.T, diags hcl.Diagnostics, wantErr string) {
-	t.Helper()
-	for _, d := range diags {
-		if strings.Contains(d.Summary+d.Detail, canary) {
-			t.Errorf("diagnostic %q quotes the value it rejects", d.Summary)
-		}
-	}
-	if wantErr == "" {
-		if diags.HasErrors() {
-			t.Fatalf("unexpected diagnostics: %s", diags.Error())
-		}
-		return
-	}
-	for _, err := range diags.Errs() {
-		d := err.(*hcl.Diagnostic)
-		if !strings.Contains(d.Summary+": "+d.Detail, wantErr) {
-			continue
-		}
-		if d.Subject == nil {
-			t.Errorf("error %q has no source range", d.Summary)
-		}
-		return
-	}
-	t.Errorf("no error mentions %q; got: %v", wantErr, diags)
-}
+// canary is the shared canary value, under the name this package's other
+// tests use.
+const canary = providertest.Canary
