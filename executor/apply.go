@@ -57,8 +57,12 @@ type Applier struct {
 	mu sync.Mutex // guards State, Lock writes and Events
 }
 
-// Apply runs every change of the plan that has an action. Independent
-// secrets run in parallel; a secret whose upstream failed is skipped.
+// Apply runs every change of the plan that has an action. Secrets go in
+// dependency levels: a level's secrets move through the protocol together,
+// so each target type gets one call per phase for all of them (one update,
+// and one restart, per Fly app rather than one per secret), and a level
+// starts once the one before it is settled. A secret whose upstream failed
+// is skipped; unrelated secrets go on.
 func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planner.Plan) Result {
 	var changes []*planner.Change
 	planned := map[string]bool{}
@@ -69,52 +73,319 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 		}
 	}
 	a.sweep(ctx, inv, planned)
-	done := make(map[string]chan struct{}, len(changes))
-	for _, c := range changes {
-		done[c.Secret] = make(chan struct{})
-	}
+
 	outcomes := map[string]Outcome{}
 	var result Result
-	var resultMu sync.Mutex
+	for _, level := range levels(inv, changes, planned) {
+		var ws []*work
+		for _, c := range level {
+			s := inv.Secret(c.Secret)
+			if up := failedUpstream(s, planned, outcomes); up != "" {
+				a.emit(Event{Kind: EventSecretSkipped, Secret: c.Address, Action: c.Action, Message: "upstream failed: secret." + up})
+				outcomes[c.Secret] = OutcomeSkipped
+				result.add(c.Action, OutcomeSkipped)
+				continue
+			}
+			ws = append(ws, &work{a: a, inv: inv, secret: s, change: c})
+		}
+		a.runLevel(ctx, ws)
+		for _, w := range ws {
+			outcomes[w.secret.Name] = w.outcome
+			result.add(w.change.Action, w.outcome)
+		}
+	}
+	return result
+}
 
+// levels groups changes by dependency depth among the planned secrets. The
+// plan lists changes in dependency order, so one pass suffices.
+func levels(inv *config.Inventory, changes []*planner.Change, planned map[string]bool) [][]*planner.Change {
+	depth := map[string]int{}
+	var out [][]*planner.Change
+	for _, c := range changes {
+		d := 0
+		for _, need := range inv.Secret(c.Secret).Needs() {
+			if planned[need] && depth[need]+1 > d {
+				d = depth[need] + 1
+			}
+		}
+		depth[c.Secret] = d
+		for len(out) <= d {
+			out = append(out, nil)
+		}
+		out[d] = append(out[d], c)
+	}
+	return out
+}
+
+// failedUpstream names a secret this one needs whose change did not finish.
+func failedUpstream(s *config.Secret, planned map[string]bool, outcomes map[string]Outcome) string {
+	for _, need := range s.Needs() {
+		if planned[need] && outcomes[need] != OutcomeDone {
+			return need
+		}
+	}
+	return ""
+}
+
+// runLevel carries a level's changes through the protocol phase by phase.
+// Each phase that writes to targets makes one call per target type for the
+// whole level; the others run per secret, -parallelism at a time.
+func (a *Applier) runLevel(ctx context.Context, ws []*work) {
+	a.each(ws, func(w *work) { w.prepare(ctx) })
+
+	// set, then deliver: rotations and syncs.
+	for _, phase := range []struct {
+		step          state.Step
+		authenticates bool
+	}{{state.StepSet, true}, {state.StepDeliver, false}} {
+		batch := filter(ws, func(w *work) bool {
+			return w.live() && w.change.Action != planner.Retire && w.hasTargets(phase.authenticates)
+		})
+		errs := a.batchStep(batch, phase.step, func(batch []*work) map[*work]error {
+			return a.writeBatch(ctx, batch, phase.authenticates, deliverOp)
+		})
+		for w, err := range errs {
+			w.failed(err)
+		}
+	}
+
+	// retire: previous values leave targets (copies first), then stores.
+	retiring := filter(ws, func(w *work) bool { return w.live() && w.change.Action == planner.Retire })
+	errs := a.batchStep(retiring, state.StepRetire, func(batch []*work) map[*work]error {
+		errs := map[*work]error{}
+		withPrevious := filter(batch, func(w *work) bool { return !w.other.IsEmpty() })
+		for _, authenticates := range []bool{false, true} {
+			for w, err := range a.writeBatch(ctx, without(withPrevious, errs), authenticates, retireOp) {
+				errs[w] = err
+			}
+		}
+		for _, w := range without(batch, errs) {
+			if _, err := w.store.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: w.ref}); err != nil {
+				errs[w] = fmt.Errorf("retire in store %s: %w", w.secret.Store.Type, err)
+			}
+		}
+		return errs
+	})
+	for w, err := range errs {
+		w.failed(err)
+	}
+
+	// verify: every rotation, and syncs that have checks.
+	a.each(filter(ws, func(w *work) bool {
+		return w.live() && (w.rotating() || w.change.Action == planner.Sync && len(w.secret.Verify) > 0)
+	}), func(w *work) {
+		if err := w.step(state.StepVerify, func() error { return w.verify(ctx, w.value) }); err != nil {
+			w.failed(err)
+		}
+	})
+
+	a.rollback(ctx, filter(ws, func(w *work) bool { return !w.settled && w.cause != nil }))
+
+	// promote the rotations that passed; settle the rest.
+	a.each(filter(ws, func(w *work) bool { return w.live() }), func(w *work) {
+		if w.rotating() {
+			if err := w.step(state.StepPromote, func() error {
+				now := w.a.now()
+				_, err := w.store.Promote(ctx, providers.PromoteRequest{Secret: w.ref, Rotation: w.j.ID, Now: now, RetireAfter: now.Add(w.secret.Grace)})
+				return err
+			}); err != nil {
+				w.settle(OutcomeFailed, fmt.Errorf("promote in store %s: %w", w.secret.Store.Type, err))
+				return
+			}
+		}
+		if w.change.Action == planner.Retire {
+			w.revokeChecklist(ctx)
+		}
+		w.finish("done")
+		w.settle(OutcomeDone, nil)
+	})
+}
+
+// rollback returns every target of the given rotations to the old value,
+// copies first and then the systems that check logins, and discards the
+// candidates; the stores' current values were never touched.
+func (a *Applier) rollback(ctx context.Context, ws []*work) {
+	for _, w := range ws {
+		w.j.RollingBack = true
+		w.j.Error = w.cause.Error()
+	}
+	errs := a.batchStep(ws, state.StepRollback, func(batch []*work) map[*work]error {
+		errs := map[*work]error{}
+		withOld := filter(batch, func(w *work) bool { return !w.other.IsEmpty() })
+		for _, authenticates := range []bool{false, true} {
+			for w, err := range a.writeBatch(ctx, without(withOld, errs), authenticates, revertOp) {
+				errs[w] = err
+			}
+		}
+		for _, w := range without(batch, errs) {
+			if _, err := w.store.Discard(ctx, providers.DiscardRequest{Secret: w.ref, Rotation: w.j.ID}); err != nil {
+				errs[w] = fmt.Errorf("discard in store %s: %w", w.secret.Store.Type, err)
+			}
+		}
+		return errs
+	})
+	for _, w := range ws {
+		if err := errs[w]; err != nil {
+			w.settle(OutcomeFailed, fmt.Errorf("%w; rollback failed too, run apply again to finish it: %v", w.cause, err))
+			continue
+		}
+		w.finish("rolled back")
+		w.settle(OutcomeRolledBack, fmt.Errorf("rolled back: %w", w.cause))
+	}
+}
+
+// writeBatch sends one operation to the targets of every work given that
+// authenticate (or, with false, that hold copies): one call per target
+// type for all of them. It returns the works that failed.
+func (a *Applier) writeBatch(ctx context.Context, ws []*work, authenticates bool, op writeOp) map[*work]error {
+	type entry struct {
+		w    *work
+		item providers.WriteItem
+	}
+	errs := map[*work]error{}
+	byType := map[string][]entry{}
+	first := map[string]*config.Block{} // whose provider settings the type uses
+	var types []string
+	for _, w := range ws {
+		value, other := w.value, w.other
+		if op == revertOp {
+			value, other = w.other, w.value // the old value back; the candidate dropped
+		}
+		var mine []entry
+		var blocks []*config.Block
+		for _, t := range w.secret.Targets {
+			if t.Schema == nil || t.Schema.Authenticates != authenticates {
+				continue
+			}
+			cfg, err := w.decode(ctx, t, sensitive.Value{})
+			if err != nil {
+				errs[w] = err
+				break
+			}
+			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other}})
+			blocks = append(blocks, t)
+		}
+		if errs[w] != nil {
+			continue
+		}
+		for i, e := range mine {
+			typ := blocks[i].Type
+			if first[typ] == nil {
+				first[typ] = blocks[i]
+				types = append(types, typ)
+			}
+			byType[typ] = append(byType[typ], e)
+		}
+	}
+	for _, typ := range types {
+		entries := byType[typ]
+		fail := func(err error) {
+			for _, e := range entries {
+				if errs[e.w] == nil {
+					errs[e.w] = err
+				}
+			}
+		}
+		tgt, err := a.Registry.NewTarget(typ, settings(entries[0].w.inv, first[typ], a.logger()))
+		if err != nil {
+			fail(fmt.Errorf("target %s: %w", typ, err))
+			continue
+		}
+		tw, ok := tgt.(providers.TargetWriter)
+		if !ok {
+			fail(fmt.Errorf("target %s cannot be written by apply", typ))
+			continue
+		}
+		items := make([]providers.WriteItem, len(entries))
+		for i, e := range entries {
+			items[i] = e.item
+		}
+		var resp *providers.WriteResponse
+		switch op {
+		case deliverOp:
+			resp, err = tw.Deliver(ctx, providers.DeliverRequest{Items: items})
+		case revertOp:
+			resp, err = tw.Revert(ctx, providers.RevertRequest{Items: items})
+		case retireOp:
+			resp, err = tw.Retire(ctx, providers.RetireRequest{Items: items})
+		}
+		if err == nil && len(resp.Results) != len(items) {
+			err = fmt.Errorf("provider answered %d of %d items", len(resp.Results), len(items))
+		}
+		if err != nil {
+			fail(fmt.Errorf("target %s: %w", typ, err))
+			continue
+		}
+		for i, r := range resp.Results {
+			if r.Err != nil && errs[entries[i].w] == nil {
+				errs[entries[i].w] = fmt.Errorf("%s: %w", entries[i].item.Target, r.Err)
+			}
+		}
+	}
+	return errs
+}
+
+// batchStep journals step as begun for every work, runs fn once for all of
+// them, and journals it as done for each that fn did not fail.
+func (a *Applier) batchStep(ws []*work, step state.Step, fn func([]*work) map[*work]error) map[*work]error {
+	errs := map[*work]error{}
+	var begun []*work
+	for _, w := range ws {
+		if err := w.begin(step); err != nil {
+			errs[w] = err
+			continue
+		}
+		begun = append(begun, w)
+	}
+	if len(begun) == 0 {
+		return errs
+	}
+	started := a.now()
+	for w, err := range fn(begun) {
+		errs[w] = err
+	}
+	for _, w := range begun {
+		if err := errs[w]; err != nil {
+			a.audit(w, w.j, step, "failed", err.Error())
+			continue
+		}
+		if err := w.end(step, a.now().Sub(started)); err != nil {
+			errs[w] = err
+		}
+	}
+	return errs
+}
+
+// each runs fn for every work, -parallelism at a time.
+func (a *Applier) each(ws []*work, fn func(*work)) {
 	sem := make(chan struct{}, a.parallelism())
 	var wg sync.WaitGroup
-	for _, c := range changes {
-		s := inv.Secret(c.Secret)
+	for _, w := range ws {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			defer close(done[c.Secret])
-			outcome := OutcomeDone
-			var failed string
-			for _, need := range s.Needs() {
-				if !planned[need] {
-					continue
-				}
-				<-done[need]
-				resultMu.Lock()
-				o := outcomes[need]
-				resultMu.Unlock()
-				if o != OutcomeDone && failed == "" {
-					failed = need
-				}
-			}
-			if failed != "" {
-				outcome = OutcomeSkipped
-				a.emit(Event{Kind: EventSecretSkipped, Secret: c.Address, Action: c.Action, Message: "upstream failed: secret." + failed})
-			} else {
-				sem <- struct{}{}
-				outcome = a.run(ctx, inv, s, c)
-				<-sem
-			}
-			resultMu.Lock()
-			outcomes[c.Secret] = outcome
-			result.add(c.Action, outcome)
-			resultMu.Unlock()
+			defer func() { <-sem }()
+			fn(w)
 		}()
 	}
 	wg.Wait()
-	return result
+}
+
+func filter(ws []*work, keep func(*work) bool) []*work {
+	var out []*work
+	for _, w := range ws {
+		if keep(w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// without returns the works that have no error yet.
+func without(ws []*work, errs map[*work]error) []*work {
+	return filter(ws, func(w *work) bool { return errs[w] == nil })
 }
 
 // sweep clears journal entries the plan has nothing left to do for: a
@@ -145,454 +416,6 @@ func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, planned map[
 		}
 		a.forget(j.Secret)
 	}
-}
-
-// run carries out one secret's change and reports how it ended.
-func (a *Applier) run(ctx context.Context, inv *config.Inventory, s *config.Secret, c *planner.Change) Outcome {
-	started := a.now()
-	a.emit(Event{Kind: EventSecretStarted, Secret: c.Address, Action: c.Action, Message: c.Reason})
-	w, err := a.newWork(inv, s, c)
-	var outcome Outcome
-	if err == nil {
-		switch c.Action {
-		case planner.Create, planner.Rotate, planner.Resume:
-			outcome, err = w.rotate(ctx)
-		case planner.Sync:
-			outcome, err = w.sync(ctx)
-		case planner.Retire:
-			outcome, err = w.retire(ctx)
-		default:
-			err = fmt.Errorf("unknown action %s", c.Action)
-		}
-	}
-	elapsed := a.now().Sub(started)
-	switch {
-	case errors.Is(err, ErrNoOperatorValue):
-		a.emit(Event{Kind: EventSecretSkipped, Secret: c.Address, Action: c.Action, Elapsed: elapsed, Message: err.Error()})
-		return OutcomeSkipped
-	case err != nil && outcome == OutcomeRolledBack:
-		a.emit(Event{Kind: EventRolledBack, Secret: c.Address, Action: c.Action, Elapsed: elapsed, Message: err.Error()})
-		return outcome
-	case err != nil:
-		a.emit(Event{Kind: EventSecretFailed, Secret: c.Address, Action: c.Action, Elapsed: elapsed, Message: err.Error()})
-		return OutcomeFailed
-	}
-	a.emit(Event{Kind: EventSecretDone, Secret: c.Address, Action: c.Action, Elapsed: elapsed})
-	return OutcomeDone
-}
-
-// work is one secret's change in progress.
-type work struct {
-	a      *Applier
-	inv    *config.Inventory
-	secret *config.Secret
-	change *planner.Change
-	ref    providers.SecretRef
-	store  providers.StoreWriter
-}
-
-func (a *Applier) newWork(inv *config.Inventory, s *config.Secret, c *planner.Change) (*work, error) {
-	st, err := a.Registry.NewStore(s.Store.Type, settings(inv, s.Store, a.logger()))
-	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", s.Store.Type, err)
-	}
-	sw, ok := st.(providers.StoreWriter)
-	if !ok {
-		return nil, fmt.Errorf("store %s cannot be written by apply", s.Store.Type)
-	}
-	return &work{a: a, inv: inv, secret: s, change: c, ref: providers.SecretRef{Name: s.Name, Config: s.Store.Config}, store: sw}, nil
-}
-
-// rotate runs generate, stage, set, deliver, verify and promote, or resumes
-// them from the journal. Every step is idempotent, so a resumed rotation
-// runs again whatever the journal does not prove finished.
-func (w *work) rotate(ctx context.Context) (Outcome, error) {
-	meta, err := w.inspect(ctx)
-	if err != nil {
-		return OutcomeFailed, err
-	}
-	j := w.a.journalOf(w.secret.Name)
-	if j != nil && (meta.Pending == nil || meta.Pending.Rotation != j.ID) {
-		// Nothing of the journaled rotation is staged: an apply was killed
-		// after promoting or rolling it back, or before staging. It is
-		// over, and the plan asks for a new one.
-		w.a.forget(w.secret.Name)
-		j = nil
-	}
-	if j == nil && meta.Pending != nil && meta.Pending.Rotation != "" {
-		// The journal is gone but the store shows our staged value.
-		j = &state.Rotation{ID: meta.Pending.Rotation, Secret: w.secret.Name, Action: w.change.Action.String(), Step: state.StepStage, Done: true, Started: meta.Pending.CreatedAt}
-	}
-	if j == nil {
-		j = &state.Rotation{ID: newRotationID(w.a.now()), Secret: w.secret.Name, Action: w.change.Action.String(), Started: w.a.now()}
-	}
-
-	old, err := w.read(ctx, providers.SlotCurrent)
-	if err != nil {
-		return OutcomeFailed, err
-	}
-
-	if j.RollingBack {
-		value, _ := w.read(ctx, providers.SlotPending)
-		return w.rollback(ctx, j, value, old, errors.New(j.Error))
-	}
-
-	// generate and stage, unless a value of this rotation is staged.
-	var value sensitive.Value
-	switch {
-	case meta.Pending != nil && meta.Pending.Rotation == j.ID:
-		if value, err = w.read(ctx, providers.SlotPending); err != nil {
-			return OutcomeFailed, err
-		}
-	case meta.Pending != nil:
-		return OutcomeFailed, fmt.Errorf("the store holds a pending value of another rotation (%s); finish or discard it first", orUnknown(meta.Pending.Rotation))
-	default:
-		if err := w.step(j, state.StepGenerate, func() (err error) {
-			value, err = w.generate(ctx)
-			return err
-		}); err != nil {
-			w.a.forget(w.secret.Name)
-			return OutcomeFailed, err
-		}
-		if err := w.step(j, state.StepStage, func() error {
-			_, err := w.store.Stage(ctx, providers.StageRequest{Secret: w.ref, Value: value, Rotation: j.ID, Now: w.a.now()})
-			return err
-		}); err != nil {
-			return OutcomeFailed, fmt.Errorf("stage in store %s: %w", w.secret.Store.Type, err)
-		}
-	}
-
-	// From here the new value is safe in the store: any failure rolls back.
-	for _, phase := range []struct {
-		step          state.Step
-		authenticates bool
-	}{{state.StepSet, true}, {state.StepDeliver, false}} {
-		if !w.hasTargets(phase.authenticates) {
-			continue
-		}
-		if err := w.step(j, phase.step, func() error {
-			return w.write(ctx, phase.authenticates, deliverOp, value, old)
-		}); err != nil {
-			return w.rollback(ctx, j, value, old, err)
-		}
-	}
-	if err := w.step(j, state.StepVerify, func() error { return w.verify(ctx, value) }); err != nil {
-		return w.rollback(ctx, j, value, old, err)
-	}
-	if err := w.step(j, state.StepPromote, func() error {
-		now := w.a.now()
-		_, err := w.store.Promote(ctx, providers.PromoteRequest{Secret: w.ref, Rotation: j.ID, Now: now, RetireAfter: now.Add(w.secret.Grace)})
-		return err
-	}); err != nil {
-		return OutcomeFailed, fmt.Errorf("promote in store %s: %w", w.secret.Store.Type, err)
-	}
-	w.finish(j, "done")
-	return OutcomeDone, nil
-}
-
-// rollback returns every target to the old value and discards the
-// candidate; the store's current value was never touched.
-func (w *work) rollback(ctx context.Context, j *state.Rotation, value, old sensitive.Value, cause error) (Outcome, error) {
-	j.RollingBack = true
-	j.Error = cause.Error()
-	err := w.step(j, state.StepRollback, func() error {
-		if !old.IsEmpty() {
-			// Copies first, then the systems that authenticate, the
-			// reverse of delivery.
-			for _, authenticates := range []bool{false, true} {
-				if err := w.write(ctx, authenticates, revertOp, old, value); err != nil {
-					return err
-				}
-			}
-		}
-		_, err := w.store.Discard(ctx, providers.DiscardRequest{Secret: w.ref, Rotation: j.ID})
-		return err
-	})
-	if err != nil {
-		return OutcomeFailed, fmt.Errorf("%w; rollback failed too, run apply again to finish it: %v", cause, err)
-	}
-	w.finish(j, "rolled back")
-	return OutcomeRolledBack, fmt.Errorf("rolled back: %w", cause)
-}
-
-// sync delivers the store's current value to targets that drifted.
-func (w *work) sync(ctx context.Context) (Outcome, error) {
-	value, err := w.read(ctx, providers.SlotCurrent)
-	if err != nil {
-		return OutcomeFailed, err
-	}
-	previous, err := w.read(ctx, providers.SlotPrevious)
-	if err != nil {
-		return OutcomeFailed, err
-	}
-	j := &state.Rotation{ID: newRotationID(w.a.now()), Secret: w.secret.Name, Action: w.change.Action.String(), Started: w.a.now()}
-	for _, authenticates := range []bool{true, false} {
-		step := state.StepDeliver
-		if authenticates {
-			step = state.StepSet
-		}
-		if !w.hasTargets(authenticates) {
-			continue
-		}
-		if err := w.step(j, step, func() error { return w.write(ctx, authenticates, deliverOp, value, previous) }); err != nil {
-			return OutcomeFailed, err
-		}
-	}
-	if len(w.secret.Verify) > 0 {
-		if err := w.step(j, state.StepVerify, func() error { return w.verify(ctx, value) }); err != nil {
-			return OutcomeFailed, err
-		}
-	}
-	w.finish(j, "done")
-	return OutcomeDone, nil
-}
-
-// retire removes the previous value from targets and the store, and hands
-// a person the revocation only they can do.
-func (w *work) retire(ctx context.Context) (Outcome, error) {
-	value, err := w.read(ctx, providers.SlotCurrent)
-	if err != nil {
-		return OutcomeFailed, err
-	}
-	previous, err := w.read(ctx, providers.SlotPrevious)
-	if err != nil {
-		return OutcomeFailed, err
-	}
-	j := &state.Rotation{ID: newRotationID(w.a.now()), Secret: w.secret.Name, Action: w.change.Action.String(), Started: w.a.now()}
-	if err := w.step(j, state.StepRetire, func() error {
-		if !previous.IsEmpty() {
-			for _, authenticates := range []bool{false, true} {
-				if err := w.write(ctx, authenticates, retireOp, value, previous); err != nil {
-					return err
-				}
-			}
-		}
-		_, err := w.store.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: w.ref})
-		return err
-	}); err != nil {
-		return OutcomeFailed, err
-	}
-	if how := stringAttr(w.secret.Generate.Config, "revoke_instructions"); how != "" {
-		w.a.emit(Event{Kind: EventOperator, Secret: w.secret.Address(), Action: w.change.Action, Message: "revoke the previous value: " + how})
-		outcome := "not confirmed: nobody was asked; revoke it by hand"
-		if w.a.ConfirmOperator != nil && w.a.ConfirmOperator(ctx, w.secret, how) {
-			outcome = "confirmed by the operator"
-		}
-		w.a.audit(w, j, "revoke", outcome, how)
-	}
-	w.finish(j, "done")
-	return OutcomeDone, nil
-}
-
-// step journals a step as begun, runs it, and journals it as done.
-func (w *work) step(j *state.Rotation, step state.Step, fn func() error) error {
-	a := w.a
-	j.Step, j.Done, j.Updated = step, false, a.now()
-	if err := a.journal(j); err != nil {
-		return err
-	}
-	a.audit(w, j, step, "started", "")
-	a.emit(Event{Kind: EventStepStarted, Secret: w.secret.Address(), Action: w.change.Action, Step: step})
-	a.hook(w.secret.Name, step, false)
-	started := a.now()
-	if err := fn(); err != nil {
-		a.audit(w, j, step, "failed", err.Error())
-		return err
-	}
-	j.Done, j.Updated = true, a.now()
-	if err := a.journal(j); err != nil {
-		return err
-	}
-	a.audit(w, j, step, "done", "")
-	a.emit(Event{Kind: EventStepDone, Secret: w.secret.Address(), Action: w.change.Action, Step: step, Elapsed: a.now().Sub(started)})
-	a.hook(w.secret.Name, step, true)
-	return nil
-}
-
-// finish clears a rotation from the journal and records how it ended.
-func (w *work) finish(j *state.Rotation, outcome string) {
-	w.a.forget(w.secret.Name)
-	w.a.audit(w, j, "", outcome, "")
-}
-
-func (w *work) inspect(ctx context.Context) (*providers.StoredSecret, error) {
-	resp, err := w.store.Inspect(ctx, providers.InspectRequest{Secrets: []providers.SecretRef{w.ref}})
-	if err != nil {
-		return nil, fmt.Errorf("inspect store %s: %w", w.secret.Store.Type, err)
-	}
-	meta := resp.Secrets[w.secret.Name]
-	if meta == nil {
-		return &providers.StoredSecret{}, nil
-	}
-	if meta.Err != nil {
-		return nil, meta.Err
-	}
-	return meta, nil
-}
-
-// read returns a slot's value, empty when the slot is.
-func (w *work) read(ctx context.Context, slot providers.Slot) (sensitive.Value, error) {
-	return readValue(ctx, w.store, w.ref, slot)
-}
-
-func readValue(ctx context.Context, store providers.Store, ref providers.SecretRef, slot providers.Slot) (sensitive.Value, error) {
-	resp, err := store.Read(ctx, providers.ReadRequest{Secrets: []providers.SecretRef{ref}, Slot: slot})
-	if err != nil {
-		return sensitive.Value{}, fmt.Errorf("read %s value: %w", slot, err)
-	}
-	if err := resp.Errors[ref.Name]; err != nil {
-		return sensitive.Value{}, fmt.Errorf("read %s value: %w", slot, err)
-	}
-	return resp.Values[ref.Name], nil
-}
-
-// generate makes the next value: from the operator for manual secrets,
-// otherwise from the generator, with the values of the secrets the block
-// references.
-func (w *work) generate(ctx context.Context) (sensitive.Value, error) {
-	b := w.secret.Generate
-	if b.Schema != nil && b.Schema.Manual {
-		if w.a.OperatorValue == nil {
-			return sensitive.Value{}, ErrNoOperatorValue
-		}
-		return w.a.OperatorValue(ctx, w.secret)
-	}
-	cfg, err := w.decode(ctx, b, sensitive.Value{})
-	if err != nil {
-		return sensitive.Value{}, err
-	}
-	gen, err := w.a.Registry.NewGenerator(b.Type, settings(w.inv, b, w.a.logger()))
-	if err != nil {
-		return sensitive.Value{}, err
-	}
-	resp, err := gen.Generate(ctx, providers.GenerateRequest{Secret: w.secret.Name, Config: cfg})
-	if err != nil {
-		return sensitive.Value{}, fmt.Errorf("generate %s: %w", b.Type, err)
-	}
-	return resp.Value, nil
-}
-
-// decode decodes a block with the current values of the secrets it
-// references, and self as this secret's own value (for checks).
-func (w *work) decode(ctx context.Context, b *config.Block, self sensitive.Value) (cty.Value, error) {
-	if len(w.secret.Derives) == 0 && len(w.secret.DependsOn) == 0 && self.IsEmpty() {
-		return b.Config, nil
-	}
-	values := map[string]cty.Value{}
-	for _, name := range w.secret.Needs() {
-		other := w.inv.Secret(name)
-		st, err := w.a.Registry.NewStore(other.Store.Type, settings(w.inv, other.Store, w.a.logger()))
-		if err != nil {
-			return cty.NilVal, err
-		}
-		v, err := readValue(ctx, st, providers.SecretRef{Name: name, Config: other.Store.Config}, providers.SlotCurrent)
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("secret.%s: %w", name, err)
-		}
-		values[name] = cty.StringVal(v.Reveal())
-	}
-	if !self.IsEmpty() {
-		values[w.secret.Name] = cty.StringVal(self.Reveal())
-	}
-	cfg, diags := b.Decode(w.inv.EvalContext(values))
-	if diags.HasErrors() {
-		// Diagnostics can quote expressions but never evaluated values.
-		return cty.NilVal, fmt.Errorf("%s: %s", b.Address(), diags.Errs()[0])
-	}
-	return cfg, nil
-}
-
-type writeOp int
-
-const (
-	deliverOp writeOp = iota
-	revertOp
-	retireOp
-)
-
-// write sends value (and other: the previous value, or the candidate to drop)
-// to the secret's targets that authenticate, or to those that hold copies,
-// one call per target type.
-func (w *work) write(ctx context.Context, authenticates bool, op writeOp, value, other sensitive.Value) error {
-	byType := map[string][]providers.WriteItem{}
-	first := map[string]*config.Block{} // whose provider settings the type uses
-	var types []string
-	for _, t := range w.secret.Targets {
-		if t.Schema == nil || t.Schema.Authenticates != authenticates {
-			continue
-		}
-		if first[t.Type] == nil {
-			first[t.Type] = t
-			types = append(types, t.Type)
-		}
-		cfg, err := w.decode(ctx, t, sensitive.Value{})
-		if err != nil {
-			return err
-		}
-		byType[t.Type] = append(byType[t.Type], providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other})
-	}
-	for _, typ := range types {
-		tgt, err := w.a.Registry.NewTarget(typ, settings(w.inv, first[typ], w.a.logger()))
-		if err != nil {
-			return fmt.Errorf("target %s: %w", typ, err)
-		}
-		tw, ok := tgt.(providers.TargetWriter)
-		if !ok {
-			return fmt.Errorf("target %s cannot be written by apply", typ)
-		}
-		items := byType[typ]
-		var resp *providers.WriteResponse
-		switch op {
-		case deliverOp:
-			resp, err = tw.Deliver(ctx, providers.DeliverRequest{Items: items})
-		case revertOp:
-			resp, err = tw.Revert(ctx, providers.RevertRequest{Items: items})
-		case retireOp:
-			resp, err = tw.Retire(ctx, providers.RetireRequest{Items: items})
-		}
-		if err != nil {
-			return fmt.Errorf("target %s: %w", typ, err)
-		}
-		for i, r := range resp.Results {
-			if r.Err != nil {
-				return fmt.Errorf("%s: %w", items[i].Target, r.Err)
-			}
-		}
-	}
-	return nil
-}
-
-// hasTargets reports whether the secret has targets that authenticate (or,
-// with false, that hold copies).
-func (w *work) hasTargets(authenticates bool) bool {
-	for _, t := range w.secret.Targets {
-		if t.Schema != nil && t.Schema.Authenticates == authenticates {
-			return true
-		}
-	}
-	return false
-}
-
-// verify runs every check against value.
-func (w *work) verify(ctx context.Context, value sensitive.Value) error {
-	for _, b := range w.secret.Verify {
-		cfg, err := w.decode(ctx, b, value)
-		if err != nil {
-			return err
-		}
-		v, err := w.a.Registry.NewVerifier(b.Type, settings(w.inv, b, w.a.logger()))
-		if err != nil {
-			return fmt.Errorf("%s: %w", b.Address(), err)
-		}
-		// Each check keeps to its own deadline (an http check's timeout, a
-		// few attempts for a login).
-		_, err = v.Verify(ctx, providers.VerifyRequest{Secret: w.secret.Name, Config: cfg, Value: value})
-		if err != nil {
-			w.a.emit(Event{Kind: EventCheckFailed, Secret: w.secret.Address(), Action: w.change.Action, Step: state.StepVerify, Message: b.Address() + ": " + err.Error()})
-			return fmt.Errorf("check %s failed: %w", b.Address(), err)
-		}
-	}
-	return nil
 }
 
 func (a *Applier) journalOf(name string) *state.Rotation {
