@@ -44,5 +44,8 @@ func (m *meta) loadInventory(mode config.Mode) (inv *config.Inventory, ok bool) 
 	return inv, true
 }
 
-// newRegistry returns the registry of every provider rotplan ships.
-func newRegistry() *providers.Registry { return builtin.Registry() }
+// newRegistry returns the registry of every provider rotplan ships. It is a
+// variable only so that in-process tests can build the same registry with
+// a fake behind a provider that has no endpoint setting (1Password's SDK);
+// nothing else assigns it.
+var newRegistry = builtin.Registry

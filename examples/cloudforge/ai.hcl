@@ -39,7 +39,7 @@ secret "anthropic_api_key" {
 
   # The pasted key works at Anthropic itself.
   verify "http" {
-    url = "https://api.anthropic.com/v1/models"
+    url = "${env("CLOUDFORGE_ANTHROPIC_API_URL", "https://api.anthropic.com")}/v1/models"
     headers = {
       "x-api-key"         = secret.anthropic_api_key.value
       "anthropic-version" = "2023-06-01"
@@ -48,7 +48,7 @@ secret "anthropic_api_key" {
 
   # Step 4: curl -sf https://api.cloudforge.lvonguyen.com/health | jq '.components.ai_provider'
   verify "http" {
-    url          = "https://api.cloudforge.lvonguyen.com/health"
+    url          = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/health"
     json_path    = "components.ai_provider"
     expect_value = "healthy"
     timeout      = "5m"
@@ -83,13 +83,13 @@ secret "openai_api_key" {
 
   # The pasted key works at OpenAI itself.
   verify "http" {
-    url     = "https://api.openai.com/v1/models"
+    url     = "${env("CLOUDFORGE_OPENAI_API_URL", "https://api.openai.com")}/v1/models"
     headers = { Authorization = "Bearer ${secret.openai_api_key.value}" }
   }
 
   # Runbook "Verification", 1: the API is healthy after the restart.
   verify "http" {
-    url     = "https://api.cloudforge.lvonguyen.com/health"
+    url     = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/health"
     timeout = "5m"
   }
 }

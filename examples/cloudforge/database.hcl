@@ -36,8 +36,10 @@ secret "db_password" {
 
   # Runbook "AWS RDS": verify the new password works,
   #   psql "postgresql://aegis:...@.../aegis" -c "SELECT 1;"
+  # The server's address and TLS mode are the production ones unless
+  # CLOUDFORGE_DB_ADDR and CLOUDFORGE_DB_SSLMODE say otherwise (a test server).
   verify "postgres" {
-    dsn   = "postgres://aegis:${secret.db_password.value}@db.internal:5432/aegis?sslmode=require"
+    dsn   = "postgres://aegis:${secret.db_password.value}@${env("CLOUDFORGE_DB_ADDR", "db.internal:5432")}/aegis?sslmode=${env("CLOUDFORGE_DB_SSLMODE", "require")}"
     query = "SELECT 1"
   }
 }
@@ -52,7 +54,7 @@ secret "database_url" {
 
   # Made from db_password: whenever that rotates, this follows.
   generate "template" {
-    template = "postgres://aegis:${secret.db_password.value}@db.internal:5432/aegis?sslmode=require"
+    template = "postgres://aegis:${secret.db_password.value}@${env("CLOUDFORGE_DB_ADDR", "db.internal:5432")}/aegis?sslmode=${env("CLOUDFORGE_DB_SSLMODE", "require")}"
   }
 
   # Step 4: fly-sync-runtime-secrets.sh --include-postgres --apply
@@ -70,7 +72,7 @@ secret "database_url" {
   # expect_value is what /health reports for a working component: check
   # yours with that curl before relying on it.
   verify "http" {
-    url          = "https://api.cloudforge.lvonguyen.com/health"
+    url          = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/health"
     json_path    = "components.postgres"
     expect_value = "healthy"
     timeout      = "5m"

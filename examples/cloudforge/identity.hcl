@@ -45,7 +45,7 @@ secret "okta_api_token" {
   # Step 3: verify protected API access,
   #   curl -sf https://api.cloudforge.lvonguyen.com/api/v1/providers -H "Authorization: Bearer $API_TOKEN"
   verify "http" {
-    url     = "https://api.cloudforge.lvonguyen.com/api/v1/providers"
+    url     = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/api/v1/providers"
     headers = { Authorization = "Bearer ${env("CLOUDFORGE_API_TOKEN")}" }
     timeout = "5m"
   }
@@ -101,7 +101,7 @@ secret "entra_client_secret" {
 
   # Step 3: verify protected API access.
   verify "http" {
-    url     = "https://api.cloudforge.lvonguyen.com/api/v1/providers"
+    url     = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/api/v1/providers"
     headers = { Authorization = "Bearer ${env("CLOUDFORGE_API_TOKEN")}" }
     timeout = "5m"
   }

@@ -36,7 +36,7 @@ secret "jwt_signing_key" {
   # Runbook "Verification", 1: the health check, once the app has restarted
   # with the new key.
   verify "http" {
-    url     = "https://api.cloudforge.lvonguyen.com/health"
+    url     = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/health"
     timeout = "5m"
   }
 
@@ -44,7 +44,7 @@ secret "jwt_signing_key" {
   # issued before this rotation, signed with the old key, so this passing
   # also proves the API still accepts the previous key (dual key).
   verify "http" {
-    url       = "https://api.cloudforge.lvonguyen.com/api/v1/findings"
+    url       = "${env("CLOUDFORGE_API_URL", "https://api.cloudforge.lvonguyen.com")}/api/v1/findings"
     headers   = { Authorization = "Bearer ${env("CLOUDFORGE_API_TOKEN")}" }
     json_path = "total"
     timeout   = "5m"

@@ -13,6 +13,11 @@
 # No credential is written in these files: each comes from the environment
 # through env(), so `rotplan validate` runs with none set, `rotplan plan`
 # with read-only ones and `rotplan apply` with write ones.
+#
+# Every address is the production one unless a variable says otherwise
+# (env("NAME", "default") reads NAME and falls back to the default), so the
+# same files run against test servers: README.md, "Pointing it at test
+# servers", lists the variables.
 
 rotplan {
   # Rotations show as "due soon" two weeks before they are due.
@@ -35,7 +40,8 @@ provider "onepassword" {
 
 # Runbook "Prerequisites": AWS Secrets Manager. Credentials come from the
 # AWS SDK's default chain (AWS_PROFILE on a laptop, OIDC web identity in
-# CI), never from this file; README.md lists the permissions.
+# CI), never from this file; README.md lists the permissions. The SDK also
+# reads AWS_ENDPOINT_URL, which points it at a local emulator instead of AWS.
 provider "aws" {
   region = "us-east-1"
 }
@@ -50,7 +56,9 @@ provider "azure" {
 }
 
 # Runbook "Prerequisites": flyctl authenticated against the personal org.
-# A deploy token for the cloudforge-api app is enough.
+# A deploy token for the cloudforge-api app is enough. FLY_FLAPS_BASE_URL is
+# the variable flyctl reads for another Machines API address (an emulator).
 provider "fly" {
   api_token = env("FLY_API_TOKEN")
+  api_url   = env("FLY_FLAPS_BASE_URL", "https://api.machines.dev")
 }
