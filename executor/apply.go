@@ -54,7 +54,31 @@ type Applier struct {
 	// and as done; tests use it to kill the process at every point.
 	AfterStep func(secret string, step state.Step, done bool)
 
-	mu sync.Mutex // guards State, Lock writes and Events
+	mu sync.Mutex // guards State, Lock writes, Events and candidates
+	// candidates are the values staged in this apply and not promoted yet,
+	// by secret: what is made from them reads these, not the stores'
+	// current values.
+	candidates map[string]sensitive.Value
+}
+
+func (a *Applier) setCandidate(name string, v sensitive.Value) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.candidates == nil {
+		a.candidates = map[string]sensitive.Value{}
+	}
+	if v.IsEmpty() {
+		delete(a.candidates, name)
+		return
+	}
+	a.candidates[name] = v
+}
+
+func (a *Applier) candidate(name string) (sensitive.Value, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v, ok := a.candidates[name]
+	return v, ok
 }
 
 // Apply runs every change of the plan that has an action. Secrets go in
@@ -76,6 +100,7 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 
 	outcomes := map[string]Outcome{}
 	var result Result
+	var all []*work
 	for _, level := range levels(inv, changes, planned) {
 		var ws []*work
 		for _, c := range level {
@@ -83,18 +108,65 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 			if up := failedUpstream(s, planned, outcomes); up != "" {
 				a.emit(Event{Kind: EventSecretSkipped, Secret: c.Address, Action: c.Action, Message: "upstream failed: secret." + up})
 				outcomes[c.Secret] = OutcomeSkipped
-				result.add(c.Action, OutcomeSkipped)
+				all = append(all, &work{a: a, inv: inv, secret: s, change: c, settled: true, outcome: OutcomeSkipped})
 				continue
 			}
 			ws = append(ws, &work{a: a, inv: inv, secret: s, change: c})
 		}
 		a.runLevel(ctx, ws)
 		for _, w := range ws {
+			// A rotation that passed its checks waits for its promote
+			// (below), and counts as done for the levels after it.
 			outcomes[w.secret.Name] = w.outcome
-			result.add(w.change.Action, w.outcome)
 		}
+		all = append(all, ws...)
+	}
+	a.promote(ctx, all)
+	for _, w := range all {
+		result.add(w.change.Action, w.outcome)
 	}
 	return result
+}
+
+// promote ends the rotations that passed their checks. A value something
+// else is made from (a password inside a DSN) is promoted only if what is
+// made from it passed too; otherwise it rolls back with it, so consumers
+// never hold a derived value made from a password that was undone.
+func (a *Applier) promote(ctx context.Context, ws []*work) {
+	byName := make(map[string]*work, len(ws))
+	for _, w := range ws {
+		byName[w.secret.Name] = w
+	}
+	for _, f := range ws {
+		if !f.rotating() || f.outcome == OutcomeDone && f.live() {
+			continue
+		}
+		// f did not finish: undo every passed rotation it is made from.
+		stack := append([]string(nil), f.secret.Derives...)
+		for len(stack) > 0 {
+			name := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			src := byName[name]
+			if src == nil || !src.live() || !src.rotating() {
+				continue
+			}
+			src.cause = fmt.Errorf("%s, made from this value, did not finish", f.secret.Address())
+			stack = append(stack, src.secret.Derives...)
+		}
+	}
+	a.rollback(ctx, filter(ws, func(w *work) bool { return !w.settled && w.cause != nil }))
+	a.each(filter(ws, func(w *work) bool { return w.live() && w.rotating() }), func(w *work) {
+		if err := w.step(state.StepPromote, func() error {
+			now := w.a.now()
+			_, err := w.store.Promote(ctx, providers.PromoteRequest{Secret: w.ref, Rotation: w.j.ID, Now: now, RetireAfter: now.Add(w.secret.Grace)})
+			return err
+		}); err != nil {
+			w.settle(OutcomeFailed, fmt.Errorf("promote in store %s: %w", w.secret.Store.Type, err))
+			return
+		}
+		w.finish("done")
+		w.settle(OutcomeDone, nil)
+	})
 }
 
 // levels groups changes by dependency depth among the planned secrets. The
@@ -182,18 +254,8 @@ func (a *Applier) runLevel(ctx context.Context, ws []*work) {
 
 	a.rollback(ctx, filter(ws, func(w *work) bool { return !w.settled && w.cause != nil }))
 
-	// promote the rotations that passed; settle the rest.
-	a.each(filter(ws, func(w *work) bool { return w.live() }), func(w *work) {
-		if w.rotating() {
-			if err := w.step(state.StepPromote, func() error {
-				now := w.a.now()
-				_, err := w.store.Promote(ctx, providers.PromoteRequest{Secret: w.ref, Rotation: w.j.ID, Now: now, RetireAfter: now.Add(w.secret.Grace)})
-				return err
-			}); err != nil {
-				w.settle(OutcomeFailed, fmt.Errorf("promote in store %s: %w", w.secret.Store.Type, err))
-				return
-			}
-		}
+	// Syncs and retires are done; rotations that passed wait for promote.
+	a.each(filter(ws, func(w *work) bool { return w.live() && !w.rotating() }), func(w *work) {
 		if w.change.Action == planner.Retire {
 			w.revokeChecklist(ctx)
 		}
@@ -230,6 +292,7 @@ func (a *Applier) rollback(ctx context.Context, ws []*work) {
 			w.settle(OutcomeFailed, fmt.Errorf("%w; rollback failed too, run apply again to finish it: %v", w.cause, err))
 			continue
 		}
+		a.setCandidate(w.secret.Name, sensitive.Value{})
 		w.finish("rolled back")
 		w.settle(OutcomeRolledBack, fmt.Errorf("rolled back: %w", w.cause))
 	}

@@ -130,6 +130,11 @@ func (w *work) prepareRotation(ctx context.Context) {
 		return
 	}
 
+	defer func() {
+		if w.live() {
+			w.a.setCandidate(w.secret.Name, w.value)
+		}
+	}()
 	switch {
 	case meta.Pending != nil && meta.Pending.Rotation == j.ID:
 		if w.value, err = w.read(ctx, providers.SlotPending); err != nil {
@@ -307,6 +312,10 @@ func (w *work) decode(ctx context.Context, b *config.Block, self sensitive.Value
 	}
 	values := map[string]cty.Value{}
 	for _, name := range w.secret.Needs() {
+		if v, ok := w.a.candidate(name); ok {
+			values[name] = cty.StringVal(v.Reveal())
+			continue
+		}
 		other := w.inv.Secret(name)
 		st, err := w.a.Registry.NewStore(other.Store.Type, settings(w.inv, other.Store, w.a.logger()))
 		if err != nil {

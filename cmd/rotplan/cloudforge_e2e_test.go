@@ -150,8 +150,13 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 			`(?m)^  secret\.db_password: set done \[`,
 			`(?m)^  secret\.database_url: deliver done \[`,
 			`(?m)^Apply complete: 2 rotated, 0 synced, 0 retired, 0 rolled back\.$`)
-		if i, j := strings.Index(r.stdout, "secret.db_password: rotated"), strings.Index(r.stdout, "secret.database_url: rotating"); i < 0 || j < i {
+		// The DSN is made once the password is set and proven; the password
+		// is promoted only once the DSN made from it passed too.
+		if i, j := strings.Index(r.stdout, "secret.db_password: verify done"), strings.Index(r.stdout, "secret.database_url: rotating"); i < 0 || j < i {
 			t.Errorf("database_url did not rotate after db_password:\n%s", r.stdout)
+		}
+		if i, j := strings.Index(r.stdout, "secret.database_url: verify done"), strings.Index(r.stdout, "secret.db_password: promote done"); i < 0 || j < i {
+			t.Errorf("db_password was promoted before the DSN made from it passed its checks:\n%s", r.stdout)
 		}
 
 		pw := w.item(t, "aegis-postgres-password")
@@ -296,40 +301,32 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 			w.wantNothingInProgress(t)
 		})
 
-		t.Run("dsn when the app fails its health check, a known gap: the password stays rotated", func(t *testing.T) {
-			// The check that fails is database_url's, after db_password has
-			// rotated and been promoted: only database_url rolls back. Fly
-			// runs the old DSN again, which holds the old password, which
-			// the role no longer accepts. This pins today's behaviour, a
-			// known gap: a derived secret's failed check does not roll back
-			// the secret it is made from (apply promotes each secret before
-			// the next one starts). What an operator does about it is
-			// pinned too: apply -replace secret.database_url once the app
-			// is well makes the DSN from the current password.
+		t.Run("dsn when the app fails its health check: the password rolls back with it", func(t *testing.T) {
+			// The check that fails is database_url's. db_password, which it
+			// is made from, passed its own check but is not promoted yet:
+			// it rolls back with the DSN, so the role accepts the old
+			// password again and the DSN Fly runs, which holds it, works.
 			w := s.start(t, cfDue{db: true})
 			w.api.down.Store(true)
 
 			r := w.rotplan(t, "apply", "-auto-approve")
-			w.wantRolledBack(t, r, "database_url", `verify\.http\[1\]: .*status 503`, "1 rotated")
-			r.wantStdout(t, `(?m)^secret\.db_password: rotated \[`)
+			r.wantCode(t, exitError)
+			r.wantStdout(t,
+				`(?m)^  secret\.database_url: check failed: verify\.http\[1\]: .*status 503`,
+				`(?m)^secret\.database_url: rolled back; every target is on the old value again: rolled back: check `,
+				`(?m)^secret\.db_password: rolled back; every target is on the old value again: rolled back: secret\.database_url, made from this value, did not finish`,
+				`(?m)^Apply finished with failures: 0 rotated, 0 synced, 0 retired, 2 rolled back\.$`)
 
-			pw := w.item(t, "aegis-postgres-password")
-			next := pw.fields["credential"]
-			pw.want(t, map[string]string{"credential-previous": w.db0, "credential-pending": ""})
+			w.item(t, "aegis-postgres-password").want(t, map[string]string{"credential": w.db0, "credential-pending": "", "credential-previous": ""})
 			w.item(t, "aegis-database-url").want(t, map[string]string{"credential": w.dsn(w.db0), "credential-pending": "", "credential-previous": ""})
+			w.wantLogin(t, w.db0, true, "the old password, after the rollback")
+			for _, c := range w.candidates(t, "aegis-postgres-password") {
+				w.wantLogin(t, c, false, "the candidate that rolled back")
+			}
 			w.wantFly(t, map[string]string{"AEGIS_DATABASE_URL": w.dsn(w.db0)})
-			w.wantLogin(t, next, true, "the promoted password")
-			w.wantLogin(t, w.db0, false, "the old password (the gap: the DSN Fly runs holds it)")
 			w.api.down.Store(false)
-			w.api.wantHealth(t, "postgres", "unhealthy")
-			// Nothing in the plan shows the DSN is stale.
-			w.rotplan(t, "plan", "-detailed-exitcode").wantCode(t, exitOK)
-
-			r = w.rotplan(t, "apply", "-auto-approve", "-replace", "secret.database_url")
-			r.wantCode(t, exitOK)
-			r.wantStdout(t, `(?m)^Apply complete: 1 rotated, 0 synced, 0 retired, 0 rolled back\.$`)
-			w.wantFly(t, map[string]string{"AEGIS_DATABASE_URL": w.dsn(next)})
 			w.api.wantHealth(t, "postgres", "healthy")
+			w.wantNothingInProgress(t)
 		})
 
 		t.Run("ai key when the app fails its health check", func(t *testing.T) {
