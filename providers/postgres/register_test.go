@@ -127,4 +127,3 @@ func TestRegister(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
