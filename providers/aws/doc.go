@@ -25,7 +25,11 @@
 //     takes the same token and value as a no-op). The rotation id itself is
 //     kept in the tag rotplan:rotation, written just before the put; a
 //     pending version whose id is not versionToken of that tag is someone
-//     else's, and blocks rotplan. With json_key, the staged version is the
+//     else's, and blocks rotplan. A secret rotplan has never promoted in
+//     gets rotplan:rotated-at in the same TagResource call, set to the
+//     LastChangedDate plan dated it from: staging, and a discard when the
+//     rotation rolls back, move that date, and the secret stays as due as
+//     it was. With json_key, the staged version is the
 //     current JSON object with that key set. A secret that does not exist
 //     is created (from a name only) with no value, and its first version
 //     becomes current and pending at once, as AWS does with a first
@@ -35,7 +39,8 @@
 //     moves AWSPREVIOUS to the old one), then takes AWSPENDING off it.
 //     Until AWSPENDING is gone, plan shows the rotation as in progress and
 //     apply resumes it.
-//   - discard: takes AWSPENDING off the candidate; retire: takes AWSPREVIOUS
+//   - discard: takes AWSPENDING off the candidate (rotplan:rotated-at, the
+//     age the secret had, stays); retire: takes AWSPREVIOUS
 //     off the old version and removes rotplan:retire-after. A version with
 //     no label is deprecated, and AWS deletes it in time.
 //   - plan (Inspect) reads only ListSecrets pages of 100, which carry every

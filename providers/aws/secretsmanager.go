@@ -37,6 +37,9 @@ const (
 	// version is rotplan's when its id matches this tag.
 	TagRotation = "rotplan:rotation"
 	// TagRotatedAt holds the time of rotplan's last promote (RFC 3339).
+	// Before rotplan's first promote it holds the secret's age basis,
+	// recorded by the first stage: the last-changed date plan went by
+	// until then, which staging and discarding a value would move.
 	TagRotatedAt = "rotplan:rotated-at"
 	// TagRetireAfter holds when the AWSPREVIOUS version's grace ends (RFC
 	// 3339). It is there only while a previous value is still live.
@@ -206,6 +209,15 @@ func (m *secretMeta) labelled(label string) string {
 	return ""
 }
 
+// changed is when the secret last changed, or else when it was created.
+// Without a rotated-at tag it is the age of the current value.
+func (m *secretMeta) changed() time.Time {
+	if m.lastChanged.IsZero() {
+		return m.created
+	}
+	return m.lastChanged
+}
+
 // managedBy names who else rotates the secret, or "".
 func (m *secretMeta) managedBy() string {
 	switch {
@@ -233,10 +245,7 @@ func (m *secretMeta) stored(r secretRef) *providers.StoredSecret {
 	}
 	// ListSecrets has no per-version dates: the secret's last change stands
 	// in for when its current and pending versions were written.
-	changed := m.lastChanged
-	if changed.IsZero() {
-		changed = m.created
-	}
+	changed := m.changed()
 	version := func(id string) *providers.Version {
 		if id == "" {
 			return nil

@@ -113,9 +113,9 @@ func runShared(t *testing.T, b backend) {
 	} {
 		t.Run("stage "+c.name, func(t *testing.T) {
 			id := "shared/stage-" + c.name
-			// The secret carries the rotation's tag already, so Stage
-			// needs no TagResource, which kumo lacks.
-			create(t, id, c.seed, map[string]string{TagRotation: "r-1"})
+			// The secret carries the rotation's tag and a rotated-at
+			// already, so Stage needs no TagResource, which kumo lacks.
+			create(t, id, c.seed, map[string]string{TagRotation: "r-1", TagRotatedAt: t0.Format(time.RFC3339)})
 			r := ref("db", id, c.jsonKey)
 			if err := stage(t, r, "new", "r-1"); err != nil {
 				t.Fatalf("Stage: %v", err)

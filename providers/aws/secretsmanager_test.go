@@ -521,6 +521,74 @@ func TestSecretsManagerFakeDiscard(t *testing.T) {
 	}
 }
 
+// TestSecretsManagerFakeStageThenDiscardKeepsAge: a secret rotplan never
+// rotated is dated from its LastChangedDate, which staging and discarding
+// move. Stage records that age as rotplan:rotated-at first (in the one
+// TagResource call it makes anyway), so a rolled-back rotation leaves the
+// secret exactly as due as it was, and a pending version in between does
+// not change it either. A later stage keeps the recorded age; promote
+// replaces it with the promote time.
+func TestSecretsManagerFakeStageThenDiscardKeepsAge(t *testing.T) {
+	sm, fake := newFakeStore(t)
+	now := t1
+	fake.SetClock(func() time.Time { return now })
+	const name = "aegis/legacy-api-key"
+	fake.Seed(fakesm.Secret{Name: name, Current: "old-value", Created: t0.Add(-time.Hour), LastChanged: t0})
+	key := ref("legacy", name, "")
+	ctx := t.Context()
+
+	st := inspectOne(t, sm, key)
+	if st == nil || st.Current == nil || !st.RotatedAt.IsZero() || !st.Current.CreatedAt.Equal(t0) {
+		t.Fatalf("before: %+v, want current from %s and no rotated-at", st, t0)
+	}
+	basis := st.Current.CreatedAt
+
+	if _, err := sm.Stage(ctx, providers.StageRequest{Secret: key, Value: sensitive.New("candidate"), Rotation: "r-1", Now: now}); err != nil {
+		t.Fatalf("Stage: %v", err)
+	}
+	if n := fake.Calls("TagResource"); n != 1 {
+		t.Errorf("Stage made %d TagResource calls, want 1", n)
+	}
+	st = inspectOne(t, sm, key)
+	wantVersions(t, st, true, true, false)
+	if !st.RotatedAt.Equal(basis) {
+		t.Errorf("with the candidate pending: rotated at %s, want %s", st.RotatedAt, basis)
+	}
+	if st.Current.CreatedAt.Equal(basis) {
+		t.Errorf("the fake did not move LastChangedDate at stage (still %s): this test needs it to", basis)
+	}
+
+	now = t2
+	if _, err := sm.Discard(ctx, providers.DiscardRequest{Secret: key, Rotation: "r-1"}); err != nil {
+		t.Fatalf("Discard: %v", err)
+	}
+	st = inspectOne(t, sm, key)
+	wantVersions(t, st, true, false, false)
+	if !st.RotatedAt.Equal(basis) {
+		t.Errorf("after discard: rotated at %s, want %s (the age before the stage)", st.RotatedAt, basis)
+	}
+	if got := fake.Tags(name)[TagRotatedAt]; got != basis.Format(time.RFC3339) {
+		t.Errorf("tag %s = %q, want %q", TagRotatedAt, got, basis.Format(time.RFC3339))
+	}
+	if _, ok := fake.Tags(name)[TagRetireAfter]; ok {
+		t.Errorf("tag %s after discard", TagRetireAfter)
+	}
+
+	// The next rotation keeps the recorded age, and its promote replaces it.
+	if _, err := sm.Stage(ctx, providers.StageRequest{Secret: key, Value: sensitive.New("candidate-2"), Rotation: "r-2", Now: now}); err != nil {
+		t.Fatalf("Stage r-2: %v", err)
+	}
+	if st = inspectOne(t, sm, key); !st.RotatedAt.Equal(basis) {
+		t.Errorf("after a second stage: rotated at %s, want %s", st.RotatedAt, basis)
+	}
+	if _, err := sm.Promote(ctx, providers.PromoteRequest{Secret: key, Rotation: "r-2", Now: t2, RetireAfter: t2.Add(time.Hour)}); err != nil {
+		t.Fatalf("Promote r-2: %v", err)
+	}
+	if st = inspectOne(t, sm, key); !st.RotatedAt.Equal(t2) {
+		t.Errorf("after promote: rotated at %s, want %s", st.RotatedAt, t2)
+	}
+}
+
 // TestSecretsManagerFakeResume repeats each step as a resumed apply does,
 // including from the points a crash can leave between two calls.
 func TestSecretsManagerFakeResume(t *testing.T) {

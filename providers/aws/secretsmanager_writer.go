@@ -21,10 +21,15 @@ import (
 // PutSecretValue, ClientRequestToken versionToken(req.Rotation), leaving
 // AWSCURRENT where it is. It first records the rotation in the
 // rotplan:rotation tag, so that Inspect can tell the version is rotplan's
-// and which rotation made it. With json_key the version is the current
-// JSON object with that key set. A secret that does not exist is created
-// (from a name, not an ARN) with no value first; AWS then makes the first
-// version current as well as pending.
+// and which rotation made it. A secret with a current value and no
+// rotplan:rotated-at tag (rotplan never promoted a value here) gets one in
+// the same call, holding the age Inspect gave the value until then (its
+// last-changed date): staging, and discarding when a rotation rolls back,
+// change that date, and the secret must stay as due as it was. With
+// json_key the version is the current JSON object with that key set. A
+// secret that does not exist is created (from a name, not an ARN) with no
+// value first; AWS then makes the first version current as well as
+// pending.
 //
 // Staging a rotation that is already pending or current changes nothing,
 // and AWS's own rule makes a repeated PutSecretValue with the same token
@@ -58,8 +63,17 @@ func (sm *SecretsManager) Stage(ctx context.Context, req providers.StageRequest)
 	case pending != "":
 		return nil, r.errorf("stage rotation %s: %w", req.Rotation, conflict(m, pending))
 	}
+	tags := map[string]string{}
 	if m.tags[TagRotation] != req.Rotation {
-		if err := tag(ctx, api, r, map[string]string{TagRotation: req.Rotation}); err != nil {
+		tags[TagRotation] = req.Rotation
+	}
+	if _, ok := m.tags[TagRotatedAt]; !ok && current != "" {
+		if basis := m.changed(); !basis.IsZero() {
+			tags[TagRotatedAt] = basis.UTC().Format(time.RFC3339)
+		}
+	}
+	if len(tags) > 0 {
+		if err := tag(ctx, api, r, tags); err != nil {
 			return nil, err
 		}
 	}

@@ -21,6 +21,12 @@
 //	current=ROTATION@TIME        the rotation that made the current value; TIME is rotated-at
 //	pending=ROTATION@TIME        the rotation that staged the pending value, and when
 //	retire-after=TIME            when the previous value's grace ends
+//	rotated-at=TIME              the age of a current value rotplan did not write
+//
+// A secret without a current tag is dated from its item's last change. Its
+// first stage records that date as rotated-at, because the stage changes
+// the item, and so does the discard when the rotation rolls back: the
+// secret stays as due as it was. Promote replaces it with the current tag.
 //
 // Tags, because Items().List returns them (with titles and timestamps, never
 // fields): plan learns every secret's state from one list per vault. A

@@ -276,6 +276,13 @@ func newID() string {
 //	rotplan/KEY/current=ROTATION@RFC3339       the rotation that made the current value, and when (rotated-at)
 //	rotplan/KEY/pending=ROTATION@RFC3339       the rotation that staged the pending value, and when
 //	rotplan/KEY/retire-after=RFC3339           when the previous value's grace ends
+//	rotplan/KEY/rotated-at=RFC3339             the age of a current value rotplan did not write
+//
+// rotated-at is written by the first stage of a secret that has no current
+// tag, with the item's updated-at that plan dated the value from until
+// then: staging changes the item, and so does discarding when the rotation
+// rolls back, and the secret must stay as due as it was. Promote replaces
+// it with the current tag.
 //
 // KEY is the reference's SECTION/FIELD or FIELD, matched case-insensitively,
 // so one item can hold several secrets.
@@ -285,6 +292,7 @@ const (
 	tagCurrent     = "current"
 	tagPending     = "pending"
 	tagRetireAfter = "retire-after"
+	tagRotatedAt   = "rotated-at"
 )
 
 // stamp is a rotation id with a time.
@@ -298,6 +306,7 @@ type meta struct {
 	current     *stamp
 	pending     *stamp
 	retireAfter time.Time // zero when there is no tag
+	rotatedAt   time.Time // zero when there is no tag
 }
 
 // parseTags reads the tags of key from an item's tags.
@@ -316,6 +325,8 @@ func parseTags(tags []string, key string) (meta, error) {
 			m.pending, err = parseStamp(val)
 		case tagRetireAfter:
 			m.retireAfter, err = time.Parse(time.RFC3339, val)
+		case tagRotatedAt:
+			m.rotatedAt, err = time.Parse(time.RFC3339, val)
 		default:
 			continue // a later rotplan's tag: leave it be
 		}
@@ -399,7 +410,8 @@ func fromTags(m meta) *providers.StoredSecret {
 // fromItem describes a secret by its item's fields, with the tags for what
 // rotplan knows of them; nil when no slot holds a value. A pending field
 // without rotplan's tag was not staged by rotplan; a current value without
-// a rotated-at tag dates from the item's last change.
+// a current tag is rotated at the time its rotated-at tag records, or else
+// dates from the item's last change.
 func fromItem(item *op.Item, f fields, m meta) *providers.StoredSecret {
 	var st providers.StoredSecret
 	if value(item, f.current) != "" {
@@ -407,6 +419,8 @@ func fromItem(item *op.Item, f fields, m meta) *providers.StoredSecret {
 		if m.current != nil {
 			st.Current = &providers.Version{ID: m.current.rotation, CreatedAt: m.current.at, Rotation: m.current.rotation}
 			st.RotatedAt = m.current.at
+		} else if !m.rotatedAt.IsZero() {
+			st.RotatedAt = m.rotatedAt
 		}
 	}
 	if value(item, f.pending) != "" {

@@ -421,14 +421,91 @@ func TestFakeDiscard(t *testing.T) {
 		t.Fatal(err)
 	}
 	after := fx.item(t, "legacy")
-	if len(after.Fields) != len(before.Fields) || len(after.Sections) != len(before.Sections) || len(after.Tags) != 0 {
-		t.Errorf("discard left fields %d (want %d), sections %d (want %d), tags %v", len(after.Fields), len(before.Fields), len(after.Sections), len(before.Sections), after.Tags)
+	// The rotated-at stage recorded (the item's last change before it)
+	// stays; the pending field and its tag go.
+	wantTags := []string{tagPrefix + "password/" + tagRotatedAt + "=" + formatTime(edited)}
+	if len(after.Fields) != len(before.Fields) || len(after.Sections) != len(before.Sections) || strings.Join(after.Tags, " ") != strings.Join(wantTags, " ") {
+		t.Errorf("discard left fields %d (want %d), sections %d (want %d), tags %v (want %v)", len(after.Fields), len(before.Fields), len(after.Sections), len(before.Sections), after.Tags, wantTags)
 	}
 	if after.Fields[0].Value != canaryUntouched {
 		t.Error("discard changed the current value")
 	}
-	if got := inspect1(t, s, legacy); got != "current foreign "+rfc(t0) {
+	if got := inspect1(t, s, legacy); got != "current foreign "+rfc(t0)+"; rotated "+rfc(edited) {
 		t.Errorf("after discard: %s", got)
+	}
+}
+
+// TestFakeStageThenDiscardKeepsAge: a secret rotplan never rotated is
+// dated from its item's last change, which staging and discarding are.
+// Stage records that date as the rotated-at tag in the same put, so a
+// rolled-back rotation leaves the secret exactly as due as it was, and the
+// pending value in between does not change it either. A later stage keeps
+// the recorded date; promote replaces it with the promote time.
+func TestFakeStageThenDiscardKeepsAge(t *testing.T) {
+	fx := newFixture(t)
+	s := fx.store()
+	ctx := context.Background()
+	legacy := secretRef("legacy", "op://Production/legacy/password")
+	inspect := func(what string) *providers.StoredSecret {
+		t.Helper()
+		resp, err := s.Inspect(ctx, providers.InspectRequest{Secrets: []providers.SecretRef{legacy}})
+		if err != nil {
+			t.Fatalf("%s: Inspect: %v", what, err)
+		}
+		st := resp.Secrets["legacy"]
+		if st == nil || st.Err != nil || st.Current == nil {
+			t.Fatalf("%s: %s", what, summary(st))
+		}
+		return st
+	}
+
+	st := inspect("before")
+	if !st.RotatedAt.IsZero() || !st.Current.CreatedAt.Equal(edited) {
+		t.Fatalf("before: %s, want the item's last change %s and no rotated-at", summary(st), rfc(edited))
+	}
+	basis := st.Current.CreatedAt
+
+	if _, err := s.Stage(ctx, providers.StageRequest{Secret: legacy, Value: sensitive.New(canaryStaged), Rotation: "r-1", Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if n := fx.fake.Calls().Writes(); n != 1 {
+		t.Errorf("stage made %d writes, want 1", n)
+	}
+	st = inspect("pending")
+	if st.Pending == nil || st.Pending.Rotation != "r-1" || !st.RotatedAt.Equal(basis) {
+		t.Errorf("with the candidate pending: %s, want rotated %s and r-1 pending", summary(st), rfc(basis))
+	}
+
+	fx.now = t0.Add(time.Hour)
+	if _, err := s.Discard(ctx, providers.DiscardRequest{Secret: legacy, Rotation: "r-1"}); err != nil {
+		t.Fatal(err)
+	}
+	st = inspect("after discard")
+	if st.Pending != nil || !st.RotatedAt.Equal(basis) {
+		t.Errorf("after discard: %s, want rotated %s and nothing pending", summary(st), rfc(basis))
+	}
+	if st.Current.CreatedAt.Equal(basis) {
+		t.Errorf("the fake did not move the item's updated-at (still %s): this test needs it to", rfc(basis))
+	}
+
+	// The next rotation keeps the recorded date, and its promote replaces it.
+	fx.now = t0.Add(2 * time.Hour)
+	if _, err := s.Stage(ctx, providers.StageRequest{Secret: legacy, Value: sensitive.New(canaryStaged), Rotation: "r-2", Now: fx.now}); err != nil {
+		t.Fatal(err)
+	}
+	if st = inspect("second stage"); !st.RotatedAt.Equal(basis) {
+		t.Errorf("after a second stage: %s, want rotated %s", summary(st), rfc(basis))
+	}
+	if _, err := s.Promote(ctx, providers.PromoteRequest{Secret: legacy, Rotation: "r-2", Now: fx.now, RetireAfter: fx.now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if st = inspect("after promote"); !st.RotatedAt.Equal(fx.now) || st.Current.Rotation != "r-2" {
+		t.Errorf("after promote: %s, want r-2 rotated %s", summary(st), rfc(fx.now))
+	}
+	for _, tag := range fx.item(t, "legacy").Tags {
+		if strings.Contains(tag, "/"+tagRotatedAt+"=") {
+			t.Errorf("tag %q left after promote; the current tag holds rotated-at now", tag)
+		}
 	}
 }
 

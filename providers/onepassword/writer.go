@@ -22,11 +22,15 @@ var _ providers.StoreWriter = (*Store)(nil)
 // pending value of another rotation is never promoted or discarded.
 
 // Stage writes req.Value into the field FIELD-pending beside the current
-// one and tags the item with the rotation. A secret whose item does not
-// exist gets a new item (a secure note). Staging the same value for the
-// same rotation again, before or after its promote, changes nothing; a
-// pending value of another rotation, one rotplan did not stage, or another
-// value for this rotation fails with ErrPendingConflict.
+// one and tags the item with the rotation. A current value rotplan did not
+// write (no current tag) also gets a rotated-at tag, unless it has one,
+// holding the item's updated-at that plan dated it from: the put moves
+// that, and so does a discard, and a rotation that rolls back must leave
+// the secret as due as it was. A secret whose item does not exist gets a
+// new item (a secure note). Staging the same value for the same rotation
+// again, before or after its promote, changes nothing; a pending value of
+// another rotation, one rotplan did not stage, or another value for this
+// rotation fails with ErrPendingConflict.
 func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*providers.StageResponse, error) {
 	err := s.update(ctx, req.Secret, "stage", true, func(e *edit) (bool, error) {
 		if req.Rotation == "" {
@@ -58,6 +62,9 @@ func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*provide
 		} else {
 			addField(e.item, sectionFor(e.item, e.ref, e.f), e.ref.field+pendingSuffix, req.Value.Reveal())
 		}
+		if e.m.current == nil && e.m.rotatedAt.IsZero() && value(e.item, e.f.current) != "" && !e.item.UpdatedAt.IsZero() {
+			setTag(e.item, e.ref.key(), tagRotatedAt, formatTime(e.item.UpdatedAt))
+		}
 		setTag(e.item, e.ref.key(), tagPending, formatStamp(req.Rotation, req.Now))
 		return true, nil
 	})
@@ -69,11 +76,11 @@ func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*provide
 
 // Promote moves the pending value of rotation req.Rotation into the current
 // field and the old current value into FIELD-previous (replacing one still
-// held), tags the item with the rotation and req.Now (rotated-at) and with
-// req.RetireAfter, and drops the pending field. When that rotation is
-// already current it changes nothing. A pending value of another rotation,
-// or one rotplan did not stage, fails with ErrPendingConflict, nothing
-// pending with ErrNoPending.
+// held), tags the item with the rotation and req.Now (rotated-at, in place
+// of any rotated-at tag stage recorded) and with req.RetireAfter, and drops
+// the pending field. When that rotation is already current it changes
+// nothing. A pending value of another rotation, or one rotplan did not
+// stage, fails with ErrPendingConflict, nothing pending with ErrNoPending.
 func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*providers.PromoteResponse, error) {
 	err := s.update(ctx, req.Secret, "promote", false, func(e *edit) (bool, error) {
 		if req.Rotation == "" {
@@ -108,6 +115,7 @@ func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*pro
 		}
 		removeField(item, pendingID)
 		dropTag(item, key, tagPending)
+		dropTag(item, key, tagRotatedAt)
 		setTag(item, key, tagCurrent, formatStamp(req.Rotation, req.Now))
 		return true, nil
 	})
@@ -117,10 +125,11 @@ func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*pro
 	return &providers.PromoteResponse{}, nil
 }
 
-// Discard drops the pending field of rotation req.Rotation. Nothing pending
-// is a no-op, so a crashed rollback can run again; a pending value of
-// another rotation, or one rotplan did not stage, is left alone and fails
-// with ErrPendingConflict.
+// Discard drops the pending field of rotation req.Rotation and its tag; a
+// rotated-at tag stage recorded stays, so the secret is as due as before
+// the stage. Nothing pending is a no-op, so a crashed rollback can run
+// again; a pending value of another rotation, or one rotplan did not stage,
+// is left alone and fails with ErrPendingConflict.
 func (s *Store) Discard(ctx context.Context, req providers.DiscardRequest) (*providers.DiscardResponse, error) {
 	err := s.update(ctx, req.Secret, "discard", false, func(e *edit) (bool, error) {
 		if req.Rotation == "" {
