@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/rotplan/rotplan/internal/atomicfile"
 )
 
 // Local keeps the state in a file, its lock in a sibling .lock file.
@@ -126,7 +127,7 @@ func (k *Lock) Write(st *State) error {
 	if err != nil {
 		return err
 	}
-	if err := writeAtomic(k.l.path, append(b, '\n')); err != nil {
+	if err := atomicfile.Write(k.l.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("write state: %w", err)
 	}
 	return nil
@@ -169,34 +170,4 @@ func (l *Local) ForceUnlock(id string) error {
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return f.Truncate(0)
-}
-
-// writeAtomic replaces path with data through a temporary file in the same
-// directory, mode 0600, synced before and after the rename.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/rotplan/rotplan/internal/atomicfile"
 
 	"github.com/rotplan/rotplan/internal/sensitive"
 )
@@ -268,7 +269,7 @@ func Write(path string, sets map[string]sensitive.Value, unsets []string) error 
 			out.WriteString(nl)
 		}
 	}
-	if err := writeAtomic(path, out.Bytes()); err != nil {
+	if err := atomicfile.Write(path, out.Bytes()); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -308,50 +309,4 @@ func writeValue(out *bytes.Buffer, v []byte) {
 // isPlain reports whether c needs no quoting in any dotenv dialect.
 func isPlain(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || bytes.IndexByte([]byte("_-.,/:@%+="), c) >= 0
-}
-
-// writeAtomic replaces path with data, mode 0600: a temporary file in the
-// same directory, synced, renamed over the target, then the directory
-// synced. A symlink at path is followed, so the file it points to is
-// replaced.
-func writeAtomic(path string, data []byte) (err error) {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	// CreateTemp opens with O_CREATE|O_EXCL and mode 0600.
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil { // whatever the umask
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rotplan/rotplan/internal/atomicfile"
 
 	"github.com/rotplan/rotplan/internal/sensitive"
 )
@@ -177,7 +178,7 @@ func (f *File) Save() error {
 	}
 	b = append(b, '\n')
 	defer clear(b)
-	if err := writeAtomic(f.path, b); err != nil {
+	if err := atomicfile.Write(f.path, b); err != nil {
 		return fmt.Errorf("local store %s: save: %w", f.path, err)
 	}
 	f.changed = false
@@ -218,48 +219,4 @@ func newID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b) // never fails: crypto/rand crashes the program instead
 	return hex.EncodeToString(b)
-}
-
-// writeAtomic replaces path with data, mode 0600. A symlink at path is
-// followed, so the file it points to is replaced.
-func writeAtomic(path string, data []byte) (err error) {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	// CreateTemp opens with O_CREATE|O_EXCL and mode 0600.
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(0o600); err != nil { // whatever the umask
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
