@@ -57,6 +57,20 @@ func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext 
 	}
 }
 
+// StringAttr returns a known string attribute of the block's decoded
+// configuration, or "" (a generator's instructions, for instance).
+func (b *Block) StringAttr(name string) string {
+	v := b.Config
+	if v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
+		return ""
+	}
+	a := v.GetAttr(name)
+	if !a.IsKnown() || a.IsNull() || a.Type() != cty.String {
+		return ""
+	}
+	return a.AsString()
+}
+
 // Decode decodes the block's body again in ctx, against its type's schema.
 func (b *Block) Decode(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	if b.Schema == nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor/state"
@@ -573,15 +572,4 @@ func orUnknown(s string) string {
 		return "not staged by rotplan"
 	}
 	return s
-}
-
-func stringAttr(v cty.Value, name string) string {
-	if v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return ""
-	}
-	a := v.GetAttr(name)
-	if !a.IsKnown() || a.IsNull() || a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
 }

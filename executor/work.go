@@ -193,7 +193,7 @@ func (w *work) settle(o Outcome, err error) {
 // revokeChecklist hands a person the revocation only they can do, and
 // audits whether they confirmed it.
 func (w *work) revokeChecklist(ctx context.Context) {
-	how := stringAttr(w.secret.Generate.Config, "revoke_instructions")
+	how := w.secret.Generate.StringAttr("revoke_instructions")
 	if how == "" {
 		return
 	}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/internal/dag"
 )
@@ -109,7 +107,7 @@ func newChange(s *config.Secret) *Change {
 	if s.Generate != nil {
 		c.Generate = s.Generate.Type
 		c.Manual = s.Generate.Schema != nil && s.Generate.Schema.Manual
-		c.Instructions = stringAttr(s.Generate.Config, "instructions")
+		c.Instructions = s.Generate.StringAttr("instructions")
 	}
 	for _, t := range s.Targets {
 		c.Targets = append(c.Targets, TargetChange{Address: t.Address()})
@@ -280,17 +278,6 @@ func setOf(names []string) map[string]bool {
 		m[n] = true
 	}
 	return m
-}
-
-func stringAttr(v cty.Value, name string) string {
-	if v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return ""
-	}
-	a := v.GetAttr(name)
-	if !a.IsKnown() || a.IsNull() || a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
 }
 
 // day writes a date the way the plan shows dates.

@@ -225,7 +225,7 @@ func (m *meta) operatorValue(files valueFiles) func(context.Context, *config.Sec
 			return sensitive.Value{}, executor.ErrNoOperatorValue
 		}
 		fmt.Fprintf(m.stdout, "\n%s needs a new value made by a person.\n", s.Address())
-		if how := instructions(s); how != "" {
+		if how := s.Generate.StringAttr("instructions"); how != "" {
 			fmt.Fprintf(m.stdout, "  %s\n", how)
 		}
 		fmt.Fprintf(m.stdout, "Paste it here (input is hidden): ")
@@ -250,18 +250,6 @@ func (m *meta) confirmOperator() func(context.Context, *config.Secret, string) b
 		answer, _ := in.ReadString('\n')
 		return strings.TrimSpace(answer) == "done"
 	}
-}
-
-func instructions(s *config.Secret) string {
-	cfg := s.Generate.Config
-	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute("instructions") {
-		return ""
-	}
-	v := cfg.GetAttr("instructions")
-	if !v.IsKnown() || v.IsNull() {
-		return ""
-	}
-	return v.AsString()
 }
 
 // statePath is where the local state backend keeps its file.

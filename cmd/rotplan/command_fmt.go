@@ -71,7 +71,7 @@ func runFmt(m *meta, args []string) int {
 		}
 	}
 	if *check && len(formatted) > 0 {
-		fmt.Fprintf(m.stderr, "%s not formatted; run rotplan fmt.\n", countNoun(len(formatted), "file"))
+		fmt.Fprintf(m.stderr, "%s not formatted; run rotplan fmt.\n", views.CountNoun(len(formatted), "file"))
 		return exitFormat
 	}
 	return exitOK

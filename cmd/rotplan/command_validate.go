@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
 )
 
@@ -15,13 +16,6 @@ func runValidate(m *meta, args []string) int {
 	if !ok {
 		return exitError
 	}
-	fmt.Fprintf(m.stdout, "The inventory is valid: %s in %s.\n", countNoun(len(inv.Secrets), "secret"), countNoun(len(inv.Sources), "file"))
+	fmt.Fprintf(m.stdout, "The inventory is valid: %s in %s.\n", views.CountNoun(len(inv.Secrets), "secret"), views.CountNoun(len(inv.Sources), "file"))
 	return exitOK
-}
-
-func countNoun(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

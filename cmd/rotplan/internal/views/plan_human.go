@@ -66,7 +66,7 @@ func PlanHuman(w io.Writer, p *planner.Plan, color bool) {
 
 	fmt.Fprintf(w, "\n%s\n", c.bold(Summary(p)))
 	if n := p.Count().Errors; n > 0 {
-		fmt.Fprintf(w, "%s could not be planned; see the errors above.\n", countNoun(n, "secret"))
+		fmt.Fprintf(w, "%s could not be planned; see the errors above.\n", CountNoun(n, "secret"))
 	}
 }
 
@@ -138,7 +138,8 @@ func writeAction(w io.Writer, ch *planner.Change, c palette) {
 	}
 }
 
-func countNoun(n int, noun string) string {
+// CountNoun writes "1 secret", "2 secrets".
+func CountNoun(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -13,7 +13,7 @@ import (
 func PlanMarkdown(w io.Writer, p *planner.Plan) {
 	fmt.Fprintf(w, "### rotplan plan\n\n**%s**", Summary(p))
 	if n := p.Count().Errors; n > 0 {
-		fmt.Fprintf(w, " %s could not be planned.", countNoun(n, "secret"))
+		fmt.Fprintf(w, " %s could not be planned.", CountNoun(n, "secret"))
 	}
 	fmt.Fprintf(w, "\n\nEvaluated as of %s.\n", p.At.UTC().Format("2006-01-02 15:04 MST"))
 
