@@ -113,20 +113,29 @@ func runApply(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
+	view := views.NewApplyView(m.stdout, *asJSON, color)
+	if *asJSON {
+		// The JSON stream shows no plan, so it reports the secrets the plan
+		// could not read as failed before anything else.
+		for _, c := range plan.Changes {
+			if c.Status == planner.StatusError {
+				view.Event(executor.Event{Kind: executor.EventSecretFailed, Time: time.Now().UTC(), Secret: c.Address, Action: c.Action, Message: c.Error})
+			}
+		}
+	} else {
+		views.PlanHuman(m.stdout, plan, color)
+	}
 	if !plan.HasChanges() {
 		// Nothing to do still clears the journal entries a killed apply
 		// left behind with nothing to resume.
 		(&executor.Applier{Registry: m.registry, Logger: m.logger, Lock: lock, State: st}).Apply(ctx, inv, plan)
-		if !*asJSON {
-			views.PlanHuman(m.stdout, plan, color)
+		if *asJSON {
+			view.Summary(executor.Result{Failed: plan.Count().Errors})
 		}
 		if plan.HasErrors() {
 			return exitError
 		}
 		return exitOK
-	}
-	if !*asJSON {
-		views.PlanHuman(m.stdout, plan, color)
 	}
 	// A saved plan was reviewed when it was made: apply carries it out
 	// without asking again.
@@ -146,7 +155,6 @@ func runApply(m *meta, args []string) int {
 		fmt.Fprintln(m.stdout) // JSON lines have no blank line
 	}
 
-	view := views.NewApplyView(m.stdout, *asJSON, color)
 	applier := &executor.Applier{
 		Registry:        m.registry,
 		Logger:          m.logger,
@@ -162,8 +170,9 @@ func runApply(m *meta, args []string) int {
 		AfterStep:       crashHook(),
 	}
 	result := applier.Apply(ctx, inv, plan)
+	result.Failed += plan.Count().Errors // the secrets the plan could not read
 	view.Summary(result)
-	if !result.OK() || plan.HasErrors() {
+	if !result.OK() {
 		return exitError
 	}
 	return exitOK

@@ -108,7 +108,7 @@ func writeAction(w io.Writer, ch *planner.Change, c palette) {
 	fmt.Fprintf(w, "  %s (%s)\n", actionLine(ch, c), ch.Status)
 	fmt.Fprintf(w, "      %s\n", ch.Reason)
 	if ch.Instructions != "" {
-		fmt.Fprintf(w, "      %-9s %s\n", "how:", ch.Instructions)
+		fmt.Fprintf(w, "      %-9s %s\n", "how:", strings.ReplaceAll(strings.TrimSpace(ch.Instructions), "\n", "\n"+strings.Repeat(" ", 16)))
 	}
 	fmt.Fprintf(w, "      %-9s %s\n", "store:", ch.Store)
 	if ch.Action == planner.Create || ch.Action == planner.Rotate {
