@@ -2,6 +2,8 @@ package aws
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +22,9 @@ import (
 // keep to the operations kumo has (it lacks TagResource,
 // UpdateSecretVersionStage and BatchGetSecretValue, so promote, discard
 // and retire are the fake's alone, and Read falls back to GetSecretValue).
+
+// sharedRuns numbers the runs of runShared in this process.
+var sharedRuns atomic.Int64
 
 // backend is a Secrets Manager implementation the shared tests run
 // against.
@@ -50,6 +55,9 @@ func TestSecretsManagerSharedKumo(t *testing.T) {
 }
 
 func runShared(t *testing.T, b backend) {
+	// kumo keeps its secrets in memory shared by every server in the
+	// process, so each run names its secrets apart (go test -count=N).
+	prefix := fmt.Sprintf("shared%d/", sharedRuns.Add(1))
 	sm, _ := newStoreAt(t, b.start(t))
 	api, err := sm.api(t.Context())
 	if err != nil {
@@ -70,8 +78,8 @@ func runShared(t *testing.T, b backend) {
 	}
 
 	t.Run("inspect current", func(t *testing.T) {
-		arn := create(t, "shared/current", "v1", nil)
-		for _, id := range []string{"shared/current", arn} {
+		arn := create(t, prefix+"current", "v1", nil)
+		for _, id := range []string{prefix + "current", arn} {
 			st := inspectOne(t, sm, ref("current", id, ""))
 			wantVersions(t, st, true, false, false)
 			if st.Current.CreatedAt.IsZero() || !st.RotatedAt.IsZero() || st.ManagedBy != "" {
@@ -80,23 +88,23 @@ func runShared(t *testing.T, b backend) {
 		}
 	})
 	t.Run("inspect rotated-at tag", func(t *testing.T) {
-		create(t, "shared/rotated", "v1", map[string]string{TagRotatedAt: t0.Format(time.RFC3339)})
-		if st := inspectOne(t, sm, ref("rotated", "shared/rotated", "")); st == nil || !st.RotatedAt.Equal(t0) {
+		create(t, prefix+"rotated", "v1", map[string]string{TagRotatedAt: t0.Format(time.RFC3339)})
+		if st := inspectOne(t, sm, ref("rotated", prefix+"rotated", "")); st == nil || !st.RotatedAt.Equal(t0) {
 			t.Errorf("got %+v, want rotated at %s", st, t0)
 		}
 	})
 	t.Run("inspect missing", func(t *testing.T) {
-		if st := inspectOne(t, sm, ref("missing", "shared/missing", "")); st != nil {
+		if st := inspectOne(t, sm, ref("missing", prefix+"missing", "")); st != nil {
 			t.Errorf("got %+v", st)
 		}
 	})
 	t.Run("read", func(t *testing.T) {
-		create(t, "shared/read", "v1", nil)
-		create(t, "shared/read-json", `{"user":"app","password":"pw-1"}`, nil)
+		create(t, prefix+"read", "v1", nil)
+		create(t, prefix+"read-json", `{"user":"app","password":"pw-1"}`, nil)
 		resp, err := sm.Read(t.Context(), providers.ReadRequest{Secrets: []providers.SecretRef{
-			ref("plain", "shared/read", ""),
-			ref("json", "shared/read-json", "password"),
-			ref("missing", "shared/read-missing", ""),
+			ref("plain", prefix+"read", ""),
+			ref("json", prefix+"read-json", "password"),
+			ref("missing", prefix+"read-missing", ""),
 		}})
 		if err != nil {
 			t.Fatal(err)
@@ -112,7 +120,7 @@ func runShared(t *testing.T, b backend) {
 		{name: "json", jsonKey: "password", seed: `{"user":"app","password":"old"}`, other: "user"},
 	} {
 		t.Run("stage "+c.name, func(t *testing.T) {
-			id := "shared/stage-" + c.name
+			id := prefix + "stage-" + c.name
 			// The secret carries the rotation's tag and a rotated-at
 			// already, so Stage needs no TagResource, which kumo lacks.
 			create(t, id, c.seed, map[string]string{TagRotation: "r-1", TagRotatedAt: t0.Format(time.RFC3339)})
@@ -150,7 +158,7 @@ func runShared(t *testing.T, b backend) {
 		})
 	}
 	t.Run("stage refuses a foreign pending version", func(t *testing.T) {
-		id := "shared/foreign"
+		id := prefix + "foreign"
 		create(t, id, "old", nil)
 		_, err := api.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
 			SecretId: awssdk.String(id), SecretString: awssdk.String("theirs"),
