@@ -268,8 +268,9 @@ func (a *Applier) runLevel(ctx context.Context, ws []*work) {
 // candidates; the stores' current values were never touched.
 func (a *Applier) rollback(ctx context.Context, ws []*work) {
 	for _, w := range ws {
-		w.j.RollingBack = true
-		w.j.Error = w.cause.Error()
+		a.mu.Lock() // the entry is marshalled with the others under this lock
+		w.j.RollingBack, w.j.Error = true, w.cause.Error()
+		a.mu.Unlock()
 	}
 	errs := a.batchStep(ws, state.StepRollback, func(batch []*work) map[*work]error {
 		errs := map[*work]error{}
@@ -486,9 +487,13 @@ func (a *Applier) journalOf(name string) *state.Rotation {
 	return a.State.Rotations[name]
 }
 
-func (a *Applier) journal(j *state.Rotation) error {
+// journal applies update to a rotation's journal entry and writes the
+// state. Entries change under the lock only: the state is marshalled whole,
+// other secrets' entries included.
+func (a *Applier) journal(j *state.Rotation, update func()) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	update()
 	a.State.Rotations[j.Secret] = j
 	if err := a.Lock.Write(a.State); err != nil {
 		return fmt.Errorf("journal: %w", err)

@@ -218,8 +218,8 @@ func (w *work) step(step state.Step, fn func() error) error {
 // begin journals a step as begun.
 func (w *work) begin(step state.Step) error {
 	a := w.a
-	w.j.Step, w.j.Done, w.j.Updated = step, false, a.now()
-	if err := a.journal(w.j); err != nil {
+	now := a.now()
+	if err := a.journal(w.j, func() { w.j.Step, w.j.Done, w.j.Updated = step, false, now }); err != nil {
 		return err
 	}
 	a.audit(w, w.j, step, "started", "")
@@ -231,8 +231,8 @@ func (w *work) begin(step state.Step) error {
 // end journals a step as done.
 func (w *work) end(step state.Step, elapsed time.Duration) error {
 	a := w.a
-	w.j.Done, w.j.Updated = true, a.now()
-	if err := a.journal(w.j); err != nil {
+	now := a.now()
+	if err := a.journal(w.j, func() { w.j.Done, w.j.Updated = true, now }); err != nil {
 		return err
 	}
 	a.audit(w, w.j, step, "done", "")
