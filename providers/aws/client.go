@@ -8,6 +8,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/logging"
+	"github.com/rotplan/rotplan/providers"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -22,13 +23,13 @@ type providerSettings struct {
 func decodeProvider(v cty.Value) (providerSettings, error) {
 	var p providerSettings
 	var err error
-	if p.region, err = stringAttr(v, "region"); err != nil {
+	if p.region, err = providers.StringAttr(v, "region"); err != nil {
 		return p, fmt.Errorf("provider \"aws\": %w", err)
 	}
-	if p.profile, err = stringAttr(v, "profile"); err != nil {
+	if p.profile, err = providers.StringAttr(v, "profile"); err != nil {
 		return p, fmt.Errorf("provider \"aws\": %w", err)
 	}
-	if p.endpoint, err = stringAttr(v, "endpoint"); err != nil {
+	if p.endpoint, err = providers.StringAttr(v, "endpoint"); err != nil {
 		return p, fmt.Errorf("provider \"aws\": %w", err)
 	}
 	return p, nil
@@ -61,29 +62,4 @@ func (p providerSettings) loadConfig(ctx context.Context) (awssdk.Config, error)
 		return awssdk.Config{}, errors.New("no AWS region: set region in the provider \"aws\" block, or AWS_REGION")
 	}
 	return cfg, nil
-}
-
-// stringAttr returns a string attribute of a decoded block, "" when the
-// block or the attribute is absent or null. It never quotes the value.
-func stringAttr(cfg cty.Value, name string) (string, error) {
-	if cfg == cty.NilVal || cfg.IsNull() {
-		return "", nil
-	}
-	cfg, _ = cfg.UnmarkDeep()
-	if !cfg.IsKnown() {
-		return "", errors.New("block is not known yet")
-	}
-	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return "", nil
-	}
-	v := cfg.GetAttr(name)
-	switch {
-	case v.IsNull():
-		return "", nil
-	case !v.IsKnown():
-		return "", fmt.Errorf("%s is not known until the secrets it refers to are read", name)
-	case !v.Type().Equals(cty.String):
-		return "", fmt.Errorf("%s must be a string", name)
-	}
-	return v.AsString(), nil
 }

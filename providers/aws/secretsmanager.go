@@ -129,13 +129,13 @@ type secretRef struct {
 func resolve(ref providers.SecretRef) (secretRef, error) {
 	r := secretRef{name: ref.Name}
 	var err error
-	if r.id, err = stringAttr(ref.Config, "secret_id"); err != nil {
+	if r.id, err = providers.StringAttr(ref.Config, "secret_id"); err != nil {
 		return r, fmt.Errorf("aws_secretsmanager: secret %q: %w", ref.Name, err)
 	}
 	if r.id == "" {
 		return r, fmt.Errorf("aws_secretsmanager: secret %q: secret_id is empty", ref.Name)
 	}
-	if r.jsonKey, err = stringAttr(ref.Config, "json_key"); err != nil {
+	if r.jsonKey, err = providers.StringAttr(ref.Config, "json_key"); err != nil {
 		return r, fmt.Errorf("aws_secretsmanager %s: %w", r.id, err)
 	}
 	return r, nil

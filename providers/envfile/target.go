@@ -30,13 +30,13 @@ func New(s providers.Settings) (*Target, error) {
 // inventory directory when relative), the key of the current value and the
 // key of the previous value, "" when the block has none.
 func (t *Target) Locate(config cty.Value) (path, key, previousKey string, err error) {
-	if path, err = stringAttr(config, "path"); err != nil {
+	if path, err = providers.StringAttr(config, "path"); err != nil {
 		return "", "", "", err
 	}
-	if key, err = stringAttr(config, "key"); err != nil {
+	if key, err = providers.StringAttr(config, "key"); err != nil {
 		return "", "", "", err
 	}
-	if previousKey, err = stringAttr(config, "previous_key"); err != nil {
+	if previousKey, err = providers.StringAttr(config, "previous_key"); err != nil {
 		return "", "", "", err
 	}
 	if path == "" || key == "" {
@@ -124,29 +124,4 @@ func readValues(path string) (map[string]sensitive.Value, error) {
 		values[a.key] = sensitive.FromBytes(a.value)
 	}
 	return values, nil
-}
-
-// stringAttr returns a string attribute of a decoded block, "" when the block
-// or the attribute is absent or null.
-func stringAttr(cfg cty.Value, name string) (string, error) {
-	if cfg.IsNull() {
-		return "", nil
-	}
-	cfg, _ = cfg.UnmarkDeep()
-	if !cfg.IsKnown() {
-		return "", errors.New("env_file block is not known yet")
-	}
-	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return "", nil
-	}
-	v := cfg.GetAttr(name)
-	switch {
-	case v.IsNull():
-		return "", nil
-	case !v.IsKnown():
-		return "", fmt.Errorf("%s is not known until the secrets it refers to are read", name)
-	case !v.Type().Equals(cty.String):
-		return "", fmt.Errorf("%s must be a string", name)
-	}
-	return v.AsString(), nil
 }

@@ -62,13 +62,13 @@ func New(s providers.Settings) (*Target, error) {
 // current value and the key of the previous value, "" when the block has
 // none.
 func Locate(config cty.Value) (app, key, previousKey string, err error) {
-	if app, err = stringAttr(config, "app"); err != nil {
+	if app, err = providers.StringAttr(config, "app"); err != nil {
 		return "", "", "", err
 	}
-	if key, err = stringAttr(config, "key"); err != nil {
+	if key, err = providers.StringAttr(config, "key"); err != nil {
 		return "", "", "", err
 	}
-	if previousKey, err = stringAttr(config, "previous_key"); err != nil {
+	if previousKey, err = providers.StringAttr(config, "previous_key"); err != nil {
 		return "", "", "", err
 	}
 	switch {
@@ -215,38 +215,13 @@ func Deploys(config cty.Value) (bool, error) {
 	return v.True(), nil
 }
 
-// stringAttr returns a string attribute of a decoded block, "" when the block
-// or the attribute is absent or null.
-func stringAttr(cfg cty.Value, name string) (string, error) {
-	if cfg == cty.NilVal || cfg.IsNull() {
-		return "", nil
-	}
-	cfg, _ = cfg.UnmarkDeep()
-	if !cfg.IsKnown() {
-		return "", errors.New("fly block is not known yet")
-	}
-	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return "", nil
-	}
-	v := cfg.GetAttr(name)
-	switch {
-	case v.IsNull():
-		return "", nil
-	case !v.IsKnown():
-		return "", fmt.Errorf("%s is not known until the secrets it refers to are read", name)
-	case !v.Type().Equals(cty.String):
-		return "", fmt.Errorf("%s must be a string", name)
-	}
-	return v.AsString(), nil
-}
-
 // providerAttr reads a setting of the provider "fly" block, which never
 // quotes the token in an error.
 func providerAttr(p cty.Value, name string) (string, error) {
 	if p == cty.NilVal || p.IsNull() {
 		return "", errors.New(`fly: the inventory has no provider "fly" block; add one with api_token = env("FLY_API_TOKEN")`)
 	}
-	v, err := stringAttr(p, name)
+	v, err := providers.StringAttr(p, name)
 	if err != nil {
 		return "", fmt.Errorf(`fly: provider "fly": %w`, err)
 	}

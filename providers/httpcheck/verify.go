@@ -198,7 +198,7 @@ func decodeCheck(cfg cty.Value, value sensitive.Value) (*check, error) {
 		secrets = append(secrets, value.Reveal(), url.PathEscape(value.Reveal()), url.QueryEscape(value.Reveal()))
 	}
 
-	rawURL, err := stringAttr(cfg, "url")
+	rawURL, err := providers.StringAttr(cfg, "url")
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func decodeCheck(cfg cty.Value, value sensitive.Value) (*check, error) {
 		secrets = append(secrets, q)
 	}
 
-	if m, err := stringAttr(cfg, "method"); err != nil {
+	if m, err := providers.StringAttr(cfg, "method"); err != nil {
 		return nil, err
 	} else if m != "" {
 		if !slices.Contains(methods, m) {
@@ -258,7 +258,7 @@ func decodeCheck(cfg cty.Value, value sensitive.Value) (*check, error) {
 	}
 
 	if cfg.Type().HasAttribute("body") && !cfg.GetAttr("body").IsNull() {
-		b, err := stringAttr(cfg, "body")
+		b, err := providers.StringAttr(cfg, "body")
 		if err != nil {
 			return nil, err
 		}
@@ -278,14 +278,14 @@ func decodeCheck(cfg cty.Value, value sensitive.Value) (*check, error) {
 		c.expectStatus = int(n)
 	}
 
-	if c.jsonPath, err = stringAttr(cfg, "json_path"); err != nil {
+	if c.jsonPath, err = providers.StringAttr(cfg, "json_path"); err != nil {
 		return nil, err
 	}
 	if c.jsonPath != "" && slices.Contains(strings.Split(c.jsonPath, "."), "") {
 		return nil, errors.New("json_path has an empty segment")
 	}
 	if cfg.Type().HasAttribute("expect_value") && !cfg.GetAttr("expect_value").IsNull() {
-		want, err := stringAttr(cfg, "expect_value")
+		want, err := providers.StringAttr(cfg, "expect_value")
 		if err != nil {
 			return nil, err
 		}
@@ -316,26 +316,9 @@ func decodeCheck(cfg cty.Value, value sensitive.Value) (*check, error) {
 // header is often the URL's own host, which errors show.
 var plainHeaders = map[string]bool{"Host": true, "Accept": true, "Content-Type": true, "User-Agent": true}
 
-// stringAttr returns a string attribute, "" when absent or null.
-func stringAttr(cfg cty.Value, name string) (string, error) {
-	if !cfg.Type().HasAttribute(name) {
-		return "", nil
-	}
-	v := cfg.GetAttr(name)
-	switch {
-	case v.IsNull():
-		return "", nil
-	case !v.IsKnown():
-		return "", fmt.Errorf("%s is not known", name)
-	case v.Type() != cty.String:
-		return "", fmt.Errorf("%s is not a string", name)
-	}
-	return v.AsString(), nil
-}
-
 // durationAttr returns a duration attribute, def when absent or null.
 func durationAttr(cfg cty.Value, name, def string) (time.Duration, error) {
-	s, err := stringAttr(cfg, name)
+	s, err := providers.StringAttr(cfg, name)
 	if err != nil {
 		return 0, err
 	}

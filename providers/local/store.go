@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/zclconf/go-cty/cty"
-
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
 )
@@ -26,7 +24,7 @@ func New(s providers.Settings) (*Store, error) {
 
 // Locate returns the file that holds ref and the name of its entry there.
 func (s *Store) Locate(ref providers.SecretRef) (path, key string, err error) {
-	path, err = stringAttr(ref.Config, "path")
+	path, err = providers.StringAttr(ref.Config, "path")
 	if err != nil {
 		return "", "", err
 	}
@@ -36,7 +34,7 @@ func (s *Store) Locate(ref providers.SecretRef) (path, key string, err error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(s.dir, path)
 	}
-	key, err = stringAttr(ref.Config, "key")
+	key, err = providers.StringAttr(ref.Config, "key")
 	if err != nil {
 		return "", "", err
 	}
@@ -196,29 +194,4 @@ func (e *entry[V]) slot(s providers.Slot) *V {
 		return e.Previous
 	}
 	return nil
-}
-
-// stringAttr returns a string attribute of a decoded block, "" when the block
-// or the attribute is absent or null.
-func stringAttr(cfg cty.Value, name string) (string, error) {
-	if cfg.IsNull() {
-		return "", nil
-	}
-	cfg, _ = cfg.UnmarkDeep()
-	if !cfg.IsKnown() {
-		return "", errors.New("store block is not known yet")
-	}
-	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
-		return "", nil
-	}
-	v := cfg.GetAttr(name)
-	switch {
-	case v.IsNull():
-		return "", nil
-	case !v.IsKnown():
-		return "", fmt.Errorf("%s is not known until the secrets it refers to are read", name)
-	case !v.Type().Equals(cty.String):
-		return "", fmt.Errorf("%s must be a string", name)
-	}
-	return v.AsString(), nil
 }
