@@ -13,16 +13,11 @@ import (
 
 // declared lists every type this package registers; implemented says
 // whether it has a factory or is declared by schema only.
-var declared = []struct {
-	kind        config.BlockKind
-	typ         string
-	provider    string
-	implemented bool
-}{
-	{config.KindProvider, "aws", "", false},
-	{config.KindStore, "aws_secretsmanager", "aws", true},
-	{config.KindGenerate, "aws_iam_access_key", "aws", false},
-	{config.KindTarget, "elasticache_auth_token", "aws", false},
+var registered = []providertest.Registration{
+	{Kind: config.KindProvider, Type: "aws"},
+	{Kind: config.KindStore, Type: "aws_secretsmanager", Provider: "aws", Implemented: true},
+	{Kind: config.KindGenerate, Type: "aws_iam_access_key", Provider: "aws"},
+	{Kind: config.KindTarget, Type: "elasticache_auth_token", Provider: "aws"},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -106,17 +101,5 @@ func TestSchemas(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if d.kind != config.KindProvider && schema.NotImplemented == d.implemented {
-			t.Errorf("%s %q: NotImplemented is %v", d.kind, d.typ, schema.NotImplemented)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-	}
+	providertest.CheckRegistered(t, r, registered)
 }

@@ -12,13 +12,9 @@ import (
 )
 
 // declared lists every type this package registers.
-var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
-}{
-	{config.KindProvider, "azure", ""},
-	{config.KindStore, "azure_keyvault", "azure"},
+var registered = []providertest.Registration{
+	{Kind: config.KindProvider, Type: "azure"},
+	{Kind: config.KindStore, Type: "azure_keyvault", Provider: "azure"},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -85,20 +81,8 @@ func TestSchemas(t *testing.T) {
 	providertest.RunSchemaCases(t, Register, schemaTests)
 }
 
-func TestRegisterDeclaresOnly(t *testing.T) {
+func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if d.kind != config.KindProvider && !schema.NotImplemented {
-			t.Errorf("%s %q is not marked NotImplemented", d.kind, d.typ)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-	}
+	providertest.CheckRegistered(t, r, registered)
 }

@@ -12,13 +12,9 @@ import (
 )
 
 // declared lists every type this package registers.
-var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
-}{
-	{config.KindTarget, "exec", ""},
-	{config.KindVerify, "exec", ""},
+var registered = []providertest.Registration{
+	{Kind: config.KindTarget, Type: "exec", Implemented: true},
+	{Kind: config.KindVerify, Type: "exec", Implemented: true},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -94,19 +90,7 @@ func TestSchemas(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if schema.NotImplemented {
-			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-	}
+	providertest.CheckRegistered(t, r, registered)
 	tgt, err := r.NewTarget("exec", providers.Settings{})
 	if err != nil {
 		t.Fatalf("target exec: %v", err)

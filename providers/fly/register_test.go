@@ -12,13 +12,9 @@ import (
 )
 
 // declared lists every type this package registers.
-var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
-}{
-	{config.KindProvider, "fly", ""},
-	{config.KindTarget, "fly", "fly"},
+var registered = []providertest.Registration{
+	{Kind: config.KindProvider, Type: "fly"},
+	{Kind: config.KindTarget, Type: "fly", Provider: "fly", Implemented: true},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -105,19 +101,7 @@ func TestSchemas(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if schema.NotImplemented {
-			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-	}
+	providertest.CheckRegistered(t, r, registered)
 }
 
 // canary is the shared canary value, under the name this package's other

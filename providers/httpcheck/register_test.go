@@ -12,12 +12,8 @@ import (
 )
 
 // declared lists every type this package registers.
-var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
-}{
-	{config.KindVerify, "http", ""},
+var registered = []providertest.Registration{
+	{Kind: config.KindVerify, Type: "http", Implemented: true},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -141,19 +137,7 @@ func TestSchemas(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if schema.NotImplemented {
-			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-	}
+	providertest.CheckRegistered(t, r, registered)
 	if _, err := r.NewVerifier("http", providers.Settings{}); err != nil {
 		t.Errorf("verify http: %v", err)
 	}

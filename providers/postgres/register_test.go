@@ -12,13 +12,9 @@ import (
 )
 
 // declared lists every type this package registers.
-var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
-}{
-	{config.KindTarget, "postgres", ""},
-	{config.KindVerify, "postgres", ""},
+var registered = []providertest.Registration{
+	{Kind: config.KindTarget, Type: "postgres", Implemented: true},
+	{Kind: config.KindVerify, Type: "postgres", Implemented: true},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -100,20 +96,11 @@ func TestSchemas(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if schema.NotImplemented {
-			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-		if want := d.kind == config.KindTarget; schema.Authenticates != want {
-			t.Errorf("%s %q: Authenticates is %v, want %v: a role checks logins, it holds no copy", d.kind, d.typ, schema.Authenticates, want)
+	providertest.CheckRegistered(t, r, registered)
+	for _, d := range registered {
+		schema, _ := r.Schema(d.Kind, d.Type)
+		if want := d.Kind == config.KindTarget; schema != nil && schema.Authenticates != want {
+			t.Errorf("%s %q: Authenticates is %v, want %v: it checks logins, it holds no copy", d.Kind, d.Type, schema.Authenticates, want)
 		}
 	}
 	target, err := r.NewTarget("postgres", providers.Settings{})

@@ -99,3 +99,31 @@ func CheckDiags(t *testing.T, diags hcl.Diagnostics, wantErr string) {
 	}
 	t.Errorf("no error mentions %q; got: %v", wantErr, diags)
 }
+
+// Registration is a block type a package must register.
+type Registration struct {
+	Kind     config.BlockKind
+	Type     string
+	Provider string // the provider block it shares settings with
+	// Implemented is false for a type declared by schema only.
+	Implemented bool
+}
+
+// CheckRegistered fails unless r holds every registration as described.
+// Provider blocks are settings, never "implemented"; their flag is ignored.
+func CheckRegistered(t *testing.T, r *providers.Registry, want []Registration) {
+	t.Helper()
+	for _, w := range want {
+		schema, ok := r.Schema(w.Kind, w.Type)
+		if !ok {
+			t.Errorf("%s %q is not registered", w.Kind, w.Type)
+			continue
+		}
+		if w.Kind != config.KindProvider && schema.NotImplemented == w.Implemented {
+			t.Errorf("%s %q: NotImplemented is %v, want %v", w.Kind, w.Type, schema.NotImplemented, !w.Implemented)
+		}
+		if schema.Provider != w.Provider {
+			t.Errorf("%s %q uses provider %q, want %q", w.Kind, w.Type, schema.Provider, w.Provider)
+		}
+	}
+}

@@ -12,13 +12,9 @@ import (
 )
 
 // declared lists every type this package registers.
-var declared = []struct {
-	kind     config.BlockKind
-	typ      string
-	provider string
-}{
-	{config.KindTarget, "redis", ""},
-	{config.KindVerify, "redis", ""},
+var registered = []providertest.Registration{
+	{Kind: config.KindTarget, Type: "redis", Implemented: true},
+	{Kind: config.KindVerify, Type: "redis", Implemented: true},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -109,20 +105,11 @@ func TestSchemas(t *testing.T) {
 func TestRegister(t *testing.T) {
 	r := providers.NewRegistry()
 	Register(r)
-	for _, d := range declared {
-		schema, ok := r.Schema(d.kind, d.typ)
-		if !ok {
-			t.Errorf("%s %q is not registered", d.kind, d.typ)
-			continue
-		}
-		if schema.NotImplemented {
-			t.Errorf("%s %q is marked NotImplemented", d.kind, d.typ)
-		}
-		if schema.Provider != d.provider {
-			t.Errorf("%s %q uses provider %q, want %q", d.kind, d.typ, schema.Provider, d.provider)
-		}
-		if want := d.kind == config.KindTarget; schema.Authenticates != want {
-			t.Errorf("%s %q: Authenticates = %v, want %v", d.kind, d.typ, schema.Authenticates, want)
+	providertest.CheckRegistered(t, r, registered)
+	for _, d := range registered {
+		schema, _ := r.Schema(d.Kind, d.Type)
+		if want := d.Kind == config.KindTarget; schema != nil && schema.Authenticates != want {
+			t.Errorf("%s %q: Authenticates is %v, want %v: it checks logins, it holds no copy", d.Kind, d.Type, schema.Authenticates, want)
 		}
 	}
 	if _, err := r.NewTarget("redis", providers.Settings{}); err != nil {
