@@ -33,7 +33,7 @@ step "servers the tests run against"
 # ports; they need the programs. A test never skips for want of them: it fails.
 need=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if ! command -v initdb >/dev/null && [ ! -x "${pg_bin}/initdb" ]; then need+=(postgresql); fi
+if ! { command -v initdb && command -v postgres; } >/dev/null && [ ! -x "${pg_bin}/postgres" ]; then need+=(postgresql); fi
 if ! command -v redis-server >/dev/null; then need+=(redis-server); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
