@@ -84,8 +84,9 @@ func (a *Applier) candidate(name string) (sensitive.Value, bool) {
 // dependency levels: a level's secrets move through the protocol together,
 // so each target type gets one call per phase for all of them (one update,
 // and one restart, per Fly app rather than one per secret), and a level
-// starts once the one before it is settled. A secret whose upstream failed
-// is skipped; unrelated secrets go on.
+// starts once the one before it has passed its checks. Promotes come last,
+// see promote. A secret whose upstream failed is skipped; unrelated secrets
+// go on.
 func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planner.Plan) Result {
 	var changes []*planner.Change
 	planned := map[string]bool{}
@@ -137,8 +138,8 @@ func (a *Applier) promote(ctx context.Context, ws []*work) {
 		byName[w.secret.Name] = w
 	}
 	for _, f := range ws {
-		if !f.rotating() || f.outcome == OutcomeDone && f.live() {
-			continue
+		if !f.rotating() || f.live() {
+			continue // not a rotation, or one that passed
 		}
 		// f did not finish: undo every passed rotation it is made from.
 		stack := append([]string(nil), f.secret.Derives...)
@@ -274,9 +275,10 @@ func (a *Applier) rollback(ctx context.Context, ws []*work) {
 	}
 	errs := a.batchStep(ws, state.StepRollback, func(batch []*work) map[*work]error {
 		errs := map[*work]error{}
-		withOld := filter(batch, func(w *work) bool { return !w.other.IsEmpty() })
+		// A failed first rotation has no old value to go back to; the
+		// targets still drop the candidate, each as it can.
 		for _, authenticates := range []bool{false, true} {
-			for w, err := range a.writeBatch(ctx, without(withOld, errs), authenticates, revertOp) {
+			for w, err := range a.writeBatch(ctx, without(batch, errs), authenticates, revertOp) {
 				errs[w] = err
 			}
 		}

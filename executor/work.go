@@ -32,6 +32,9 @@ type work struct {
 	value, other sensitive.Value
 	// cause is set when a rotation failed after staging: it rolls back.
 	cause error
+	// needed caches the values of the secrets this one needs, for decoding
+	// its blocks.
+	needed map[string]cty.Value
 
 	settled bool
 	outcome Outcome
@@ -304,28 +307,20 @@ func (w *work) generate(ctx context.Context) (sensitive.Value, error) {
 	return resp.Value, nil
 }
 
-// decode decodes a block with the current values of the secrets it
-// references, and self as this secret's own value (for checks).
+// decode decodes a block with the values of the secrets it references, and
+// self as this secret's own value (for checks). A block that references no
+// secret was decoded whole when the inventory was loaded.
 func (w *work) decode(ctx context.Context, b *config.Block, self sensitive.Value) (cty.Value, error) {
-	if len(w.secret.Derives) == 0 && len(w.secret.DependsOn) == 0 && self.IsEmpty() {
+	if b.Config.IsWhollyKnown() {
 		return b.Config, nil
 	}
-	values := map[string]cty.Value{}
-	for _, name := range w.secret.Needs() {
-		if v, ok := w.a.candidate(name); ok {
-			values[name] = cty.StringVal(v.Reveal())
-			continue
-		}
-		other := w.inv.Secret(name)
-		st, err := w.a.Registry.NewStore(other.Store.Type, settings(w.inv, other.Store, w.a.logger()))
-		if err != nil {
-			return cty.NilVal, err
-		}
-		v, err := readValue(ctx, st, providers.SecretRef{Name: name, Config: other.Store.Config}, providers.SlotCurrent)
-		if err != nil {
-			return cty.NilVal, fmt.Errorf("secret.%s: %w", name, err)
-		}
-		values[name] = cty.StringVal(v.Reveal())
+	needed, err := w.neededValues(ctx)
+	if err != nil {
+		return cty.NilVal, err
+	}
+	values := make(map[string]cty.Value, len(needed)+1)
+	for name, v := range needed {
+		values[name] = v
 	}
 	if !self.IsEmpty() {
 		values[w.secret.Name] = cty.StringVal(self.Reveal())
@@ -336,6 +331,34 @@ func (w *work) decode(ctx context.Context, b *config.Block, self sensitive.Value
 		return cty.NilVal, fmt.Errorf("%s: %s", b.Address(), diags.Errs()[0])
 	}
 	return cfg, nil
+}
+
+// neededValues reads, once per work, the values of the secrets this one
+// needs: a candidate staged earlier in this apply, else the store's current
+// value.
+func (w *work) neededValues(ctx context.Context) (map[string]cty.Value, error) {
+	if w.needed != nil {
+		return w.needed, nil
+	}
+	values := map[string]cty.Value{}
+	for _, name := range w.secret.Needs() {
+		if v, ok := w.a.candidate(name); ok {
+			values[name] = cty.StringVal(v.Reveal())
+			continue
+		}
+		other := w.inv.Secret(name)
+		st, err := w.a.Registry.NewStore(other.Store.Type, settings(w.inv, other.Store, w.a.logger()))
+		if err != nil {
+			return nil, err
+		}
+		v, err := readValue(ctx, st, providers.SecretRef{Name: name, Config: other.Store.Config}, providers.SlotCurrent)
+		if err != nil {
+			return nil, fmt.Errorf("secret.%s: %w", name, err)
+		}
+		values[name] = cty.StringVal(v.Reveal())
+	}
+	w.needed = values
+	return values, nil
 }
 
 // writeOp is what a batch of writes does at targets.
