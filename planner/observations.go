@@ -5,6 +5,16 @@ import "time"
 // Observations is what was seen of the live systems, by secret name.
 type Observations struct {
 	Secrets map[string]*SecretObservation
+	// RunningApply is the apply holding the state lock, nil when none is.
+	RunningApply *RunningApply
+}
+
+// RunningApply describes an apply that holds the state lock.
+type RunningApply struct {
+	// Holder says who holds it, in words: "lock 3f9a1c2b7d4e, held by
+	// alice on ops-1 (pid 4242)".
+	Holder string
+	Since  time.Time
 }
 
 // SecretObservation is what the store and targets of one secret hold.
@@ -34,9 +44,12 @@ type SecretObservation struct {
 // PendingVersion is a staged version: a rotation under way.
 type PendingVersion struct {
 	CreatedAt time.Time
-	// Resumable is true when the rotation that staged it is rotplan's own
-	// and no other apply holds it, so apply can carry it on.
+	// Resumable is true when the rotation that staged it is rotplan's own,
+	// so apply can carry it on.
 	Resumable bool
+	// Failed is true when a check of the pending value failed and its
+	// rollback has not finished: apply finishes the rollback.
+	Failed bool
 }
 
 // PreviousVersion is the value a rotation replaced.
@@ -49,6 +62,9 @@ type TargetObservation struct {
 	// Address is the target block's address within its secret.
 	Address string
 	Holds   Holding
+	// Unknown counts credentials the target accepts besides the store's
+	// current and previous values: ones rotplan did not make.
+	Unknown int
 	Err     string
 }
 

@@ -6,7 +6,7 @@ import (
 
 // FormatVersion is the version of the plan's JSON form. It changes in its
 // minor part when fields are added, in its major part when they change.
-const FormatVersion = "1.0"
+const FormatVersion = "1.1"
 
 // Plan is what each secret needs, in the order apply would act.
 type Plan struct {
@@ -14,6 +14,9 @@ type Plan struct {
 	At time.Time
 	// Changes holds every planned secret in dependency order.
 	Changes []*Change
+	// RunningApply is the apply that held the state lock while the plan
+	// was made, nil when none did: what it is doing shows as in progress.
+	RunningApply *RunningApply
 }
 
 // Change is the plan for one secret.
@@ -39,6 +42,16 @@ type Change struct {
 	// Manual is true when a person makes the value; Instructions say how.
 	Manual       bool
 	Instructions string
+	// RevokeInstructions say how a person revokes a previous value that
+	// only they can revoke; apply asks them to confirm it before retiring.
+	RevokeInstructions string
+
+	// RetireFirst is set on a rotation whose store still holds a previous
+	// value: apply retires it (from the targets, and by the operator's
+	// checklist) before the new value takes its slot, so it is never
+	// dropped unretired. RetireReason says why it is retired now.
+	RetireFirst  bool
+	RetireReason string
 
 	Targets []TargetChange
 	Checks  []string
@@ -59,6 +72,9 @@ type Change struct {
 type TargetChange struct {
 	Address string
 	Holds   Holding
+	// Unknown counts the credentials the target accepts that rotplan did
+	// not make; a retire removes them.
+	Unknown int
 	Action  Action
 	Error   string
 }
@@ -85,13 +101,17 @@ func (p *Plan) HasErrors() bool {
 
 // Counts tallies the plan's changes.
 type Counts struct {
-	Create, Rotate, Sync, Retire, Resume, Unchanged, Errors int
+	Create, Rotate, Sync, Retire, Resume, Rollback, Unchanged, Errors int
 }
 
-// Count tallies the plan's changes by action; errors are counted apart.
+// Count tallies the plan's changes by action; errors are counted apart. A
+// rotation that retires its previous value first counts as a retire too.
 func (p *Plan) Count() Counts {
 	var n Counts
 	for _, c := range p.Changes {
+		if c.RetireFirst && c.Status != StatusError {
+			n.Retire++
+		}
 		switch {
 		case c.Status == StatusError:
 			n.Errors++
@@ -105,6 +125,8 @@ func (p *Plan) Count() Counts {
 			n.Retire++
 		case c.Action == Resume:
 			n.Resume++
+		case c.Action == Rollback:
+			n.Rollback++
 		default:
 			n.Unchanged++
 		}

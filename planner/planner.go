@@ -48,11 +48,12 @@ func Make(inv *config.Inventory, obs *Observations, now time.Time, opts Options)
 	replace := setOf(opts.Replace)
 	inScope := scope(inv, opts)
 
-	plan := &Plan{At: now}
+	plan := &Plan{At: now, RunningApply: obs.RunningApply}
 	changed := map[string]*Change{} // the secrets that get a new value
 	for _, s := range Order(inv) {
 		c := newChange(s)
-		assess(c, s, obs.Secrets[s.Name], now, replace[s.Name])
+		o := obs.Secrets[s.Name]
+		assess(c, s, o, now, replace[s.Name], obs.RunningApply)
 
 		// A secret made from another is made again when that one changes.
 		for _, from := range s.Derives {
@@ -67,6 +68,7 @@ func Make(inv *config.Inventory, obs *Observations, now time.Time, opts Options)
 				if c.Manual {
 					c.Status = StatusManual
 				}
+				retireFirst(c, s, o, now)
 			case c.Action == Rotate:
 				c.Reason += "; also " + because
 			default:
@@ -86,6 +88,9 @@ func Make(inv *config.Inventory, obs *Observations, now time.Time, opts Options)
 					if note := t.Schema.RotationNote(t.Config); note != "" {
 						c.Notes = append(c.Notes, t.Address()+": "+note)
 					}
+				}
+				if n := c.Targets[i].Unknown; n > 0 {
+					c.Notes = append(c.Notes, fmt.Sprintf("%s already accepts %s that rotplan did not make; plan reports it until a retire removes it", t.Address(), credentials(n)))
 				}
 			}
 		}
@@ -108,6 +113,7 @@ func newChange(s *config.Secret) *Change {
 		c.Generate = s.Generate.Type
 		c.Manual = s.Generate.Schema != nil && s.Generate.Schema.Manual
 		c.Instructions = s.Generate.StringAttr("instructions")
+		c.RevokeInstructions = s.Generate.StringAttr("revoke_instructions")
 	}
 	for _, t := range s.Targets {
 		c.Targets = append(c.Targets, TargetChange{Address: t.Address()})
@@ -123,7 +129,7 @@ func newChange(s *config.Secret) *Change {
 
 // assess sets a change's status, action and reason from what was observed.
 // The first condition that holds wins, most urgent first.
-func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, replace bool) {
+func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, replace bool, running *RunningApply) {
 	if o == nil {
 		c.Status, c.Error = StatusError, "not observed"
 		c.Reason = c.Error
@@ -131,7 +137,7 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 	}
 	for i, t := range o.Targets {
 		if i < len(c.Targets) {
-			c.Targets[i].Holds, c.Targets[i].Error = t.Holds, t.Err
+			c.Targets[i].Holds, c.Targets[i].Unknown, c.Targets[i].Error = t.Holds, t.Unknown, t.Err
 		}
 	}
 	if o.Err != "" {
@@ -164,6 +170,16 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 	}
 
 	switch {
+	case o.Pending != nil && o.Pending.Resumable && running != nil:
+		c.Status = StatusInProgress
+		doing := "rotating it"
+		if o.Pending.Failed {
+			doing = "rolling back its failed rotation"
+		}
+		c.Reason = fmt.Sprintf("an apply is running and %s: %s, since %s", doing, running.Holder, running.Since.UTC().Format(time.RFC3339))
+	case o.Pending != nil && o.Pending.Failed:
+		c.Status, c.Action = StatusInProgress, Rollback
+		c.Reason = fmt.Sprintf("rolling back: a check of the value staged on %s failed and the rollback did not finish; apply finishes it (targets back to the current value, the failed value discarded)", day(o.Pending.CreatedAt))
 	case o.Pending != nil && o.Pending.Resumable:
 		c.Status, c.Action = StatusInProgress, Resume
 		c.Reason = fmt.Sprintf("a rotation staged a new value on %s and was interrupted; apply resumes it", day(o.Pending.CreatedAt))
@@ -186,6 +202,7 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 		if c.Manual {
 			c.Status = StatusManual
 		}
+		retireFirst(c, s, o, now)
 	case !now.Before(c.DueAt):
 		c.Status, c.Action = StatusDue, Rotate
 		c.Reason = fmt.Sprintf("rotated %s ago on %s, every %s: due since %s", ago(age), day(c.RotatedAt), config.FormatDuration(s.Frequency), day(c.DueAt))
@@ -193,6 +210,7 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 			c.Status = StatusManual
 			c.Reason += "; a person must create the new value"
 		}
+		retireFirst(c, s, o, now)
 	default:
 		c.Status = StatusOK
 		c.Reason = fmt.Sprintf("rotated %s ago on %s, every %s: next due %s", ago(age), day(c.RotatedAt), config.FormatDuration(s.Frequency), day(c.DueAt))
@@ -217,11 +235,64 @@ func assess(c *Change, s *config.Secret, o *SecretObservation, now time.Time, re
 			}
 			c.Status, c.Action = StatusRetiring, Retire
 			c.Reason = fmt.Sprintf("the previous value's grace of %s ended on %s", config.FormatDuration(s.Grace), day(o.Previous.RetireAfter))
+			if unknown := unknownCredentials(c); unknown != "" {
+				c.Reason += "; also " + unknown
+			}
+			if c.RevokeInstructions != "" {
+				c.Reason += "; retire: waiting for the operator's confirmation that it is revoked"
+			}
 			for i := range c.Targets {
 				c.Targets[i].Action = Retire // drop the previous value wherever it is still held
 			}
+		} else if unknown := unknownCredentials(c); unknown != "" {
+			if dueSoon {
+				c.Warnings = append(c.Warnings, c.Reason)
+			}
+			c.Status, c.Action, c.Reason = StatusDrifted, Retire, unknown+"; retire removes it"
+			for i := range c.Targets {
+				if c.Targets[i].Unknown > 0 {
+					c.Targets[i].Action = Retire
+				}
+			}
 		}
 	}
+}
+
+// retireFirst makes a rotation retire the previous value the store still
+// holds before the new value takes its slot, so that value is never
+// dropped without being retired (and, for a manual secret, revoked).
+func retireFirst(c *Change, s *config.Secret, o *SecretObservation, now time.Time) {
+	if o == nil || o.Previous == nil {
+		return
+	}
+	c.RetireFirst = true
+	if !now.Before(o.Previous.RetireAfter) {
+		c.RetireReason = fmt.Sprintf("the previous value's grace of %s ended on %s", config.FormatDuration(s.Grace), day(o.Previous.RetireAfter))
+	} else {
+		c.RetireReason = fmt.Sprintf("the previous value's grace runs until %s; the rotation needs its slot, so it is retired early", o.Previous.RetireAfter.UTC().Format("2006-01-02 15:04 MST"))
+	}
+	if c.RevokeInstructions != "" {
+		c.RetireReason += "; the operator confirms it is revoked first"
+	}
+}
+
+// unknownCredentials describes the targets that accept credentials rotplan
+// did not make.
+func unknownCredentials(c *Change) string {
+	var parts []string
+	for _, t := range c.Targets {
+		if t.Unknown > 0 {
+			parts = append(parts, fmt.Sprintf("%s accepts %s that rotplan did not make", t.Address, credentials(t.Unknown)))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func credentials(n int) string {
+	if n == 1 {
+		return "1 credential"
+	}
+	return fmt.Sprintf("%d credentials", n)
 }
 
 // drifted describes the targets that do not hold the store's current value.

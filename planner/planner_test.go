@@ -16,9 +16,10 @@ type testSchemas struct{}
 
 func (testSchemas) Schema(kind config.BlockKind, typ string) (*config.BlockSchema, bool) {
 	spec := &hcldec.ObjectSpec{
-		"template":     &hcldec.AttrSpec{Name: "template", Type: cty.String},
-		"instructions": &hcldec.AttrSpec{Name: "instructions", Type: cty.String},
-		"path":         &hcldec.AttrSpec{Name: "path", Type: cty.String},
+		"template":            &hcldec.AttrSpec{Name: "template", Type: cty.String},
+		"instructions":        &hcldec.AttrSpec{Name: "instructions", Type: cty.String},
+		"revoke_instructions": &hcldec.AttrSpec{Name: "revoke_instructions", Type: cty.String},
+		"path":                &hcldec.AttrSpec{Name: "path", Type: cty.String},
 	}
 	switch {
 	case kind == config.KindTarget && typ == "env_file":
@@ -50,7 +51,10 @@ secret "dsn" {
 }
 secret "vendor_key" {
   frequency = "180d"
-  generate "manual" { instructions = "Create a key in the vendor console." }
+  generate "manual" {
+    instructions        = "Create a key in the vendor console."
+    revoke_instructions = "Delete the old key in the vendor console."
+  }
 }
 secret "other" {
   frequency = "30d"
@@ -95,6 +99,8 @@ func TestMake(t *testing.T) {
 		observe func(*Observations)
 		opts    Options
 		want    map[string]want
+		// check, when set, looks further at the changes by secret.
+		check func(t *testing.T, got map[string]*Change)
 	}{
 		"all fresh": {
 			want: map[string]want{
@@ -197,6 +203,96 @@ func TestMake(t *testing.T) {
 			observe: func(o *Observations) { o.Secrets["other"].CurrentCreatedAt = now.Add(3 * config.Day) },
 			want:    map[string]want{"other": {StatusOK, NoOp, "rotated 0 seconds ago on 2026-12-04"}},
 		},
+		"due with an overdue retire: both, the retire first": {
+			observe: func(o *Observations) {
+				o.Secrets["other"].CurrentCreatedAt = daysAgo(31)
+				o.Secrets["other"].Previous = &PreviousVersion{RetireAfter: daysAgo(30)}
+			},
+			want: map[string]want{"other": {StatusDue, Rotate, "due since 2026-11-30"}},
+			check: func(t *testing.T, got map[string]*Change) {
+				c := got["other"]
+				if !c.RetireFirst || !strings.Contains(c.RetireReason, "grace of 1d ended on 2026-11-01") {
+					t.Errorf("RetireFirst = %t, RetireReason = %q; want the overdue retire first", c.RetireFirst, c.RetireReason)
+				}
+			},
+		},
+		"manual, due, with an overdue retire: the operator confirms the revocation first": {
+			observe: func(o *Observations) {
+				o.Secrets["vendor_key"].CurrentCreatedAt = daysAgo(181)
+				o.Secrets["vendor_key"].Previous = &PreviousVersion{RetireAfter: daysAgo(150)}
+			},
+			want: map[string]want{"vendor_key": {StatusManual, Rotate, "a person must create the new value"}},
+			check: func(t *testing.T, got map[string]*Change) {
+				c := got["vendor_key"]
+				if !c.RetireFirst || !strings.Contains(c.RetireReason, "the operator confirms it is revoked first") || c.RevokeInstructions != "Delete the old key in the vendor console." {
+					t.Errorf("RetireFirst = %t, RetireReason = %q, RevokeInstructions = %q", c.RetireFirst, c.RetireReason, c.RevokeInstructions)
+				}
+			},
+		},
+		"replace during grace retires the previous value early": {
+			opts: Options{Replace: []string{"other"}},
+			observe: func(o *Observations) {
+				o.Secrets["other"].Previous = &PreviousVersion{RetireAfter: now.Add(2 * time.Hour)}
+			},
+			want: map[string]want{"other": {StatusDue, Rotate, "-replace"}},
+			check: func(t *testing.T, got map[string]*Change) {
+				if c := got["other"]; !c.RetireFirst || !strings.Contains(c.RetireReason, "runs until 2026-12-01 02:00 UTC; the rotation needs its slot, so it is retired early") {
+					t.Errorf("RetireFirst = %t, RetireReason = %q", c.RetireFirst, c.RetireReason)
+				}
+			},
+		},
+		"a derived secret that was retiring rotates, retiring first": {
+			observe: func(o *Observations) {
+				o.Secrets["password"].CurrentCreatedAt = daysAgo(97)
+				o.Secrets["dsn"].Previous = &PreviousVersion{RetireAfter: daysAgo(1)}
+			},
+			want: map[string]want{"dsn": {StatusDue, Rotate, "derived from secret.password"}},
+			check: func(t *testing.T, got map[string]*Change) {
+				if !got["dsn"].RetireFirst {
+					t.Error("the derived secret's previous value would be dropped without a retire")
+				}
+			},
+		},
+		"manual retire waits for the operator": {
+			observe: func(o *Observations) {
+				o.Secrets["vendor_key"].Previous = &PreviousVersion{RetireAfter: daysAgo(1)}
+			},
+			want: map[string]want{"vendor_key": {StatusRetiring, Retire, "retire: waiting for the operator's confirmation that it is revoked"}},
+		},
+		"a target accepting credentials rotplan did not make": {
+			observe: func(o *Observations) { o.Secrets["dsn"].Targets[0].Unknown = 2 },
+			want:    map[string]want{"dsn": {StatusDrifted, Retire, "target.env_file.app accepts 2 credentials that rotplan did not make; retire removes it"}},
+			check: func(t *testing.T, got map[string]*Change) {
+				if tc := got["dsn"].Targets[0]; tc.Action != Retire || tc.Unknown != 2 {
+					t.Errorf("target change %+v, want a retire of 2 unknown credentials", tc)
+				}
+			},
+		},
+		"a rotation notes credentials rotplan did not make": {
+			observe: func(o *Observations) {
+				o.Secrets["dsn"].CurrentCreatedAt = daysAgo(100)
+				o.Secrets["dsn"].Targets[0].Unknown = 1
+			},
+			want: map[string]want{"dsn": {StatusDue, Rotate, "rotated 100 days ago"}},
+			check: func(t *testing.T, got map[string]*Change) {
+				if notes := strings.Join(got["dsn"].Notes, "\n"); !strings.Contains(notes, "target.env_file.app already accepts 1 credential that rotplan did not make") {
+					t.Errorf("notes %q do not mention the unknown credential", notes)
+				}
+			},
+		},
+		"a failed rotation whose rollback did not finish": {
+			observe: func(o *Observations) {
+				o.Secrets["password"].Pending = &PendingVersion{CreatedAt: daysAgo(1), Resumable: true, Failed: true}
+			},
+			want: map[string]want{"password": {StatusInProgress, Rollback, "rolling back: a check of the value staged on 2026-11-30 failed"}},
+		},
+		"an apply holding the lock is carrying on the rotation": {
+			observe: func(o *Observations) {
+				o.RunningApply = &RunningApply{Holder: "lock 3f9a, held by alice on ops-1 (pid 4242)", Since: now.Add(-time.Minute)}
+				o.Secrets["password"].Pending = &PendingVersion{CreatedAt: now, Resumable: true}
+			},
+			want: map[string]want{"password": {StatusInProgress, NoOp, "an apply is running and rotating it: lock 3f9a, held by alice on ops-1 (pid 4242), since 2026-11-30T23:59:00Z"}},
+		},
 		"replace forces a rotation and its derived secrets": {
 			opts: Options{Replace: []string{"password"}},
 			want: map[string]want{
@@ -218,6 +314,9 @@ func TestMake(t *testing.T) {
 			got := map[string]*Change{}
 			for _, c := range plan.Changes {
 				got[c.Secret] = c
+			}
+			if tc.check != nil {
+				tc.check(t, got)
 			}
 			if name == "rotated after the evaluation time" && len(got["other"].Warnings) != 1 {
 				t.Errorf("a rotated-at after the evaluation time gave warnings %q, want one", got["other"].Warnings)
@@ -312,6 +411,18 @@ func TestMakeCounts(t *testing.T) {
 	}
 	got := plan.Count()
 	want := Counts{Rotate: 2, Retire: 1, Unchanged: 1}
+	if got != want {
+		t.Errorf("Count() = %+v, want %+v", got, want)
+	}
+
+	// A rotation that retires first counts as both.
+	obs.Secrets["other"].CurrentCreatedAt = daysAgo(40)
+	plan, err = Make(load(t), obs, now, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = plan.Count()
+	want = Counts{Rotate: 3, Retire: 1, Unchanged: 1}
 	if got != want {
 		t.Errorf("Count() = %+v, want %+v", got, want)
 	}

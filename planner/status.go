@@ -62,16 +62,20 @@ const (
 	Resume
 	// Deliver is a target's part of a create, rotate or sync.
 	Deliver
+	// Rollback finishes undoing a rotation whose check failed: its targets
+	// go back to the current value and its pending value is discarded.
+	Rollback
 )
 
 var actionNames = [...]string{
-	NoOp:    "none",
-	Create:  "create",
-	Rotate:  "rotate",
-	Sync:    "sync",
-	Retire:  "retire",
-	Resume:  "resume",
-	Deliver: "deliver",
+	NoOp:     "none",
+	Create:   "create",
+	Rotate:   "rotate",
+	Sync:     "sync",
+	Retire:   "retire",
+	Resume:   "resume",
+	Deliver:  "deliver",
+	Rollback: "rollback",
 }
 
 func (a Action) String() string {
