@@ -134,9 +134,16 @@ type GenerateResponse struct {
 
 // Target is a system that accepts a secret's value or holds a copy of it.
 type Target interface {
-	// Observe reports whether each target holds the store's current value.
-	// One call covers every item of one provider instance, so a target can
-	// read a file or an app's secrets once.
+	// Observe reports whether each target holds the store's current value,
+	// and how many credentials it accepts that rotplan did not make. One
+	// call covers every item of one provider instance, so a target can read
+	// a file or an app's secrets once.
+	//
+	// An item's Current is empty when the secret is not in the store yet
+	// (plan is about to create it). A target must not fail for want of a
+	// value then, but report what it holds where it can tell: HoldsNothing,
+	// or HoldsOther with Unknown counting what is there; HoldsUnknown where
+	// it cannot tell.
 	Observe(ctx context.Context, req ObserveRequest) (*ObserveResponse, error)
 }
 
@@ -145,13 +152,19 @@ type ObserveRequest struct {
 	Items []ObserveItem
 }
 
-// ObserveItem is one target block of one secret, with the store's current
-// value to compare against.
+// ObserveItem is one target block of one secret, with the store's values
+// to compare against.
 type ObserveItem struct {
-	Secret  string
-	Target  string // the target block's address within the secret
-	Config  cty.Value
+	Secret string
+	Target string // the target block's address within the secret
+	Config cty.Value
+	// Current is the store's current value; empty when the store has none
+	// (the secret is about to be created).
 	Current sensitive.Value
+	// Previous is the store's previous value while its grace runs; empty
+	// when there is none. A target that accepts it counts it neither as
+	// current nor as Unknown.
+	Previous sensitive.Value
 }
 
 // ObserveResponse holds one Observation per item, in the request's order.
@@ -162,6 +175,12 @@ type ObserveResponse struct {
 // Observation is what a target holds for one item.
 type Observation struct {
 	Holds Holding
+	// Unknown is how many credentials the target accepts besides Current
+	// and Previous: ones rotplan did not make, such as a password a Redis
+	// ACL user had before rotplan took it over, or a user that takes any
+	// password (counted as one). Zero when there are none, or when the
+	// target cannot tell. Any is drift, and Retire removes them.
+	Unknown int
 	// Err is set when this item alone could not be observed.
 	Err error
 }
@@ -283,9 +302,11 @@ type TargetWriter interface {
 	// (the old value) again and Previous (the failed candidate) no longer
 	// works.
 	Revert(ctx context.Context, req RevertRequest) (*WriteResponse, error)
-	// Retire removes Previous (the value a rotation replaced) from each
-	// target; Value is the current value, for targets that need it to log
-	// in.
+	// Retire leaves only Value (the current value) working in each target:
+	// it removes Previous (the value a rotation replaced) and every
+	// credential Observe counts as Unknown. Value is also what targets that
+	// need to log in use. A target that checks logins and does not accept
+	// Value refuses, rather than be left without a working credential.
 	Retire(ctx context.Context, req RetireRequest) (*WriteResponse, error)
 }
 

@@ -135,6 +135,8 @@ func TestObserve(t *testing.T) {
 		"broken_file":       {config: target("broken.env", "OK"), current: "1", err: "line 2: expected KEY=VALUE"},
 		"unknown_path":      {config: cty.ObjectVal(map[string]cty.Value{"path": cty.UnknownVal(cty.String), "key": cty.StringVal("K"), "previous_key": cty.NullVal(cty.String)}), err: "path is not known"},
 		"no_config":         {config: cty.NilVal, err: "needs path and key"},
+		"no_current_value":  {config: target("app.env", "DB_PASSWORD"), want: providers.HoldsOther},
+		"no_current_no_key": {config: target("app.env", "NOPE"), want: providers.HoldsNothing},
 		"with_previous_key": {config: cty.ObjectVal(map[string]cty.Value{"path": cty.StringVal("app.env"), "key": cty.StringVal("DB_PASSWORD"), "previous_key": cty.StringVal("OLD")}), current: "s3cret", want: providers.HoldsCurrent},
 	}
 

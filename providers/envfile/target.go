@@ -54,7 +54,8 @@ var readFile = os.ReadFile
 // Observe reports whether each item's file holds the store's current value
 // under its key, reading each file once. A missing file or key, or an empty
 // value, holds nothing. Values are compared by keyed fingerprints made for
-// this call alone.
+// this call alone. With no current value (a secret about to be created), a
+// value under the key holds other.
 func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
 	resp := &providers.ObserveResponse{Results: make([]providers.Observation, len(req.Items))}
 	type located struct {

@@ -179,11 +179,12 @@ func TestObserveFake(t *testing.T) {
 		observeItem("jwt", block("worker", jwtKey, ""), "current"),
 		observeItem("jwt", block("empty", jwtKey, ""), "current"),
 		observeItem("gone", block("api", "DATABASE_URL", ""), ""), // the store has nothing
+		observeItem("new", block("api", "REDIS_URL", ""), ""),     // nor the app
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"current", "other", "nothing", "current", "nothing", "other"}
+	want := []string{"current", "other", "nothing", "current", "nothing", "other", "nothing"}
 	if got := holdings(t, resp); !reflect.DeepEqual(got, want) {
 		t.Errorf("holds %v, want %v", got, want)
 	}

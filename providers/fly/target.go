@@ -84,6 +84,8 @@ func Locate(config cty.Value) (app, key, previousKey string, err error) {
 // under key, listing each app's secrets once. A missing key holds nothing;
 // otherwise Fly's digest is compared with the current value (see
 // digest.go), and a digest rotplan cannot compare holds an unknown value.
+// With no current value (a secret about to be created), a key that is
+// there holds other.
 func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
 	resp := &providers.ObserveResponse{Results: make([]providers.Observation, len(req.Items))}
 	apps, groups := groupByApp(len(req.Items), func(i int) (cty.Value, string, string) {

@@ -9,7 +9,15 @@
 //     pg_hba.conf that turns the role away) is an error, not a guess. The
 //     probe takes admin_dsn's host, port, database and TLS settings and,
 //     unless admin_dsn sets require_auth, accepts only SCRAM-SHA-256 or MD5
-//     challenges, so the value never crosses the wire.
+//     challenges, so the value never crosses the wire. A role has one
+//     password, so a probe that fails is all there is to know: nothing is
+//     counted as Unknown. Before the secret exists (no current value),
+//     Observe asks the admin connection instead whether the role has a
+//     password (rolpassword IS NOT NULL in pg_authid, nothing more of it):
+//     "other" with one Unknown credential if it has, "nothing" if not, and
+//     "unknown" when admin_dsn is no superuser and may not read pg_authid.
+//     A role that does not exist is an error for Observe and Deliver alike:
+//     rotplan sets passwords, it does not create roles.
 //     Deliver and Revert run ALTER ROLE ... PASSWORD through one admin
 //     connection per admin_dsn, sending a SCRAM-SHA-256 verifier computed
 //     here (4096 iterations, a random 16-byte salt), so the cleartext never

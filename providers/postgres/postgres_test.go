@@ -32,6 +32,8 @@ func TestPostgres(t *testing.T) {
 		run  func(*testing.T, *testservers.Postgres)
 	}{
 		{"observe", testObserve},
+		{"observe before create", testObserveWithoutValue},
+		{"deliver to a missing role", testDeliverNoRole},
 		{"deliver sets a verifier, never the cleartext", testDeliver},
 		{"deliver again is skipped", testDeliverIdempotent},
 		{"revert", testRevert},
@@ -102,6 +104,68 @@ func testObserve(t *testing.T, pg *testservers.Postgres) {
 		case got.Holds != tc.want:
 			t.Errorf("%s: holds %s, want %s", tc.name, got.Holds, tc.want)
 		}
+	}
+}
+
+// testObserveWithoutValue observes roles for a secret the store does not
+// have yet: a password already there is one rotplan did not make.
+func testObserveWithoutValue(t *testing.T, pg *testservers.Postgres) {
+	pg.CreateRole(t, "before_app", "before-unknown-0")
+	pg.Exec(t, "CREATE ROLE before_nopw LOGIN")
+	// An admin that may change passwords but is no superuser, so may not
+	// read pg_authid.
+	pg.CreateRole(t, "before_admin", "before-admin-pw")
+	pg.Exec(t, "ALTER ROLE before_admin CREATEROLE")
+	limited := pg.DSN("before_admin", "before-admin-pw", "postgres")
+
+	tests := []struct {
+		name        string
+		config      cty.Value
+		want        providers.Holding
+		wantUnknown int
+		wantErr     string
+	}{
+		{name: "a password", config: targetBlock(t, pg.AdminDSN, "before_app", ""), want: providers.HoldsOther, wantUnknown: 1},
+		{name: "no password", config: targetBlock(t, pg.AdminDSN, "before_nopw", ""), want: providers.HoldsNothing},
+		{name: "no such role", config: targetBlock(t, pg.AdminDSN, "before_nobody", ""), wantErr: `postgres role "before_nobody": no such role: create it first`},
+		{name: "pg_authid unreadable", config: targetBlock(t, limited, "before_app", ""), want: providers.HoldsUnknown},
+		{name: "pg_authid unreadable, no such role", config: targetBlock(t, limited, "before_nobody", ""), wantErr: "no such role: create it first"},
+	}
+	req := providers.ObserveRequest{}
+	for _, tc := range tests {
+		req.Items = append(req.Items, providers.ObserveItem{Secret: "db_password", Target: "target.postgres." + tc.name, Config: tc.config})
+	}
+	resp, err := newTarget(t).Observe(ctx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) != len(tests) {
+		t.Fatalf("%d results for %d items", len(resp.Results), len(tests))
+	}
+	for i, tc := range tests {
+		got := resp.Results[i]
+		switch {
+		case tc.wantErr != "":
+			if got.Err == nil || !strings.Contains(got.Err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want one containing %q", tc.name, got.Err, tc.wantErr)
+			}
+		case got.Err != nil:
+			t.Errorf("%s: %v", tc.name, got.Err)
+		case got.Holds != tc.want || got.Unknown != tc.wantUnknown:
+			t.Errorf("%s: holds %s, unknown %d; want %s, %d", tc.name, got.Holds, got.Unknown, tc.want, tc.wantUnknown)
+		}
+	}
+}
+
+// testDeliverNoRole delivers to a role that does not exist: the error says
+// to create it, as Observe's does.
+func testDeliverNoRole(t *testing.T, pg *testservers.Postgres) {
+	resp, err := newTarget(t).Deliver(ctx(t), providers.DeliverRequest{Items: []providers.WriteItem{writeItem(targetBlock(t, pg.AdminDSN, "deliver_nobody", ""), "nobody-new", "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Results[0].Err; got == nil || !strings.Contains(got.Error(), `postgres role "deliver_nobody": deliver: no such role: create it first`) {
+		t.Errorf("error %v, want one saying the role must be created first", got)
 	}
 }
 

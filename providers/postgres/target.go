@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/sync/errgroup"
 
@@ -44,7 +45,11 @@ func New(s providers.Settings) (*Target, error) {
 // Observe logs in as each item's role with the store's current value: a
 // role that accepts it holds the current value, one whose password check
 // fails holds another. Anything else (an unreachable server, a pg_hba.conf
-// that turns the role away) is the item's error.
+// that turns the role away) is the item's error. A role has one password,
+// so with a current value there is nothing else to count as Unknown: a
+// password rotplan did not make fails the probe, and a sync replaces it.
+// With no current value (the secret is about to be created) Observe reads
+// whether the role has a password instead (see observeWithoutValue).
 func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
 	resp := &providers.ObserveResponse{Results: make([]providers.Observation, len(req.Items))}
 	var g errgroup.Group
@@ -68,7 +73,7 @@ func (t *Target) observe(ctx context.Context, item providers.ObserveItem) provid
 		return providers.Observation{Err: err}
 	}
 	if item.Current.IsEmpty() {
-		return providers.Observation{Err: b.fail("login probe", errors.New("the store has no current value to log in with"))}
+		return t.observeWithoutValue(ctx, b)
 	}
 	admin, err := b.adminConfig()
 	if err != nil {
@@ -84,6 +89,57 @@ func (t *Target) observe(ctx context.Context, item providers.ObserveItem) provid
 		return providers.Observation{Holds: providers.HoldsOther}
 	}
 	return providers.Observation{Err: b.fail("login probe", redact(connectErr(err), item.Current))}
+}
+
+// observeWithoutValue tells what a role holds before the secret exists,
+// with nothing to log in with: HoldsOther with one Unknown credential when
+// it has a password, which rotplan did not make and create replaces,
+// HoldsNothing when it has none. Only a superuser may read pg_authid, where
+// that is kept; for another admin_dsn the role's password cannot be seen
+// and the answer is HoldsUnknown. A role that does not exist is an error,
+// as for Deliver. Nothing of the password but whether there is one is read.
+func (t *Target) observeWithoutValue(ctx context.Context, b block) providers.Observation {
+	cfg, err := b.adminConfig()
+	if err != nil {
+		return providers.Observation{Err: b.fail("admin_dsn", err)}
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return providers.Observation{Err: b.fail("read role", fmt.Errorf("connect to %s with admin_dsn: %w", describeServer(&cfg.Config), connectErr(err)))}
+	}
+	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
+
+	var hasPassword bool
+	err = conn.QueryRow(ctx, "SELECT rolpassword IS NOT NULL FROM pg_catalog.pg_authid WHERE rolname = $1", b.role).Scan(&hasPassword)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return providers.Observation{Err: b.fail("", errNoSuchRole(b.role))}
+	case errors.As(err, &pgErr) && pgErr.Code == "42501": // insufficient_privilege
+		// Not a superuser: pg_roles, which anyone may read, still tells
+		// whether the role exists.
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", b.role).Scan(&exists); err != nil {
+			return providers.Observation{Err: b.fail("read role", err)}
+		}
+		if !exists {
+			return providers.Observation{Err: b.fail("", errNoSuchRole(b.role))}
+		}
+		t.logger.Debug("admin_dsn may not read pg_authid: cannot tell whether the role has a password", "role", b.role)
+		return providers.Observation{Holds: providers.HoldsUnknown}
+	case err != nil:
+		return providers.Observation{Err: b.fail("read role", err)}
+	}
+	t.logger.Debug("read role", "role", b.role, "has_password", hasPassword)
+	if hasPassword {
+		return providers.Observation{Holds: providers.HoldsOther, Unknown: 1}
+	}
+	return providers.Observation{Holds: providers.HoldsNothing}
+}
+
+// errNoSuchRole is the error for a role that does not exist.
+func errNoSuchRole(role string) error {
+	return fmt.Errorf("no such role: create it first (CREATE ROLE %s LOGIN, with its privileges); rotplan sets passwords, not roles", pgx.Identifier{role}.Sanitize())
 }
 
 // Deliver sets each role's password to Value with ALTER ROLE, sending a
@@ -225,6 +281,10 @@ func alterPassword(ctx context.Context, admin *pgx.Conn, role string, password s
 	// ALTER ROLE takes no bind parameters, so the statement is built here:
 	// the role quoted as an identifier, the verifier as a literal.
 	if _, err := admin.Exec(ctx, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" PASSWORD "+literal); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
+			return errNoSuchRole(role)
+		}
 		return fmt.Errorf("alter role: %w", err)
 	}
 	return nil

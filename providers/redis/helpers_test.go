@@ -185,13 +185,19 @@ func mustWrite(t *testing.T, target *Target, o op, item providers.WriteItem, ski
 	}
 }
 
-// observe asks the target about one item.
+// observe asks the target about one item with no previous value.
 func observe(t *testing.T, target *Target, config cty.Value, current sensitive.Value) providers.Observation {
+	t.Helper()
+	return observeWith(t, target, config, current, sensitive.Value{})
+}
+
+// observeWith asks the target about one item.
+func observeWith(t *testing.T, target *Target, config cty.Value, current, previous sensitive.Value) providers.Observation {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, err := target.Observe(ctx, providers.ObserveRequest{Items: []providers.ObserveItem{{
-		Secret: "cache", Target: `target.redis["cache"]`, Config: config, Current: current,
+		Secret: "cache", Target: `target.redis["cache"]`, Config: config, Current: current, Previous: previous,
 	}}})
 	if err != nil {
 		t.Fatalf("observe: %v", err)
@@ -199,8 +205,21 @@ func observe(t *testing.T, target *Target, config cty.Value, current sensitive.V
 	if len(resp.Results) != 1 {
 		t.Fatalf("observe: %d results for 1 item", len(resp.Results))
 	}
-	checkNoLeak(t, resp.Results[0].Err, current)
+	checkNoLeak(t, resp.Results[0].Err, current, previous)
 	return resp.Results[0]
+}
+
+// checkObservation fails the test unless got has no error and holds want
+// with unknown credentials besides.
+func checkObservation(t *testing.T, what string, got providers.Observation, want providers.Holding, unknown int) {
+	t.Helper()
+	if got.Err != nil {
+		t.Errorf("%s: Err = %v", what, got.Err)
+		return
+	}
+	if got.Holds != want || got.Unknown != unknown {
+		t.Errorf("%s: Holds = %s, Unknown = %d; want %s, %d", what, got.Holds, got.Unknown, want, unknown)
+	}
 }
 
 // checkNoLeak fails the test if err's text holds any of values, their

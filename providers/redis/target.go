@@ -121,16 +121,7 @@ func (b *targetBlock) connect(ctx context.Context, secrets *[]sensitive.Value, v
 	}
 	if ok {
 		*secrets = append(*secrets, admin.password)
-		c := newClient(b.address, b.tls, admin)
-		if err := c.Ping(ctx).Err(); err != nil {
-			c.Close()
-			who := admin.username
-			if who == "" {
-				who = "default"
-			}
-			return nil, fmt.Errorf("admin login as %s: %w", who, err)
-		}
-		return c, nil
+		return b.adminClient(ctx, admin)
 	}
 	tried := false
 	for _, v := range values {
@@ -154,44 +145,185 @@ func (b *targetBlock) connect(ctx context.Context, secrets *[]sensitive.Value, v
 	return nil, errors.New("no admin_password, and neither the old nor the new value logs in: set admin_username and admin_password to a user allowed to change passwords")
 }
 
+// adminClient logs in as admin and returns the connection.
+func (b *targetBlock) adminClient(ctx context.Context, admin login) (*goredis.Client, error) {
+	c := newClient(b.address, b.tls, admin)
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		who := admin.username
+		if who == "" {
+			who = "default"
+		}
+		return nil, fmt.Errorf("admin login as %s: %w", who, err)
+	}
+	return c, nil
+}
+
+// errNoSuchUser is the error for an ACL user that does not exist.
+func errNoSuchUser(user string) error {
+	return fmt.Errorf("no such ACL user: create it with its permissions first (ACL SETUSER %s on ~<keys> +<commands>); rotplan sets passwords, not permissions", user)
+}
+
 // Observe probes each item with a login on a fresh connection: AUTH with
 // the store's current value, then PING. A refused login holds another
 // value. In requirepass mode a server that also answers without any
-// password holds none. Errors never carry a value.
+// password holds none.
+//
+// In acl mode with an admin login, Observe also reads the user with ACL
+// GETUSER and counts as Unknown each of its passwords that is neither the
+// current nor the previous value, and a nopass user (it takes any password)
+// as one. Without an admin login (a plan with the user's own value only) it
+// cannot read the user's passwords, and Unknown stays 0.
+//
+// With an empty Current (the secret is about to be created), acl mode reads
+// the user: HoldsNothing when it has no password, HoldsOther with Unknown
+// counting those it has, an error when there is no such user; without an
+// admin login it cannot tell (HoldsUnknown). requirepass mode logs in
+// without a password: HoldsNothing when the server answers, HoldsOther when
+// it asks for one.
+//
+// Items that share an address and admin login share one admin connection.
+// Errors never carry a value.
 func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
 	resp := &providers.ObserveResponse{Results: make([]providers.Observation, len(req.Items))}
+	admins := &adminConns{}
+	defer admins.close()
 	for i, item := range req.Items {
 		if err := ctx.Err(); err != nil {
 			resp.Results[i].Err = err
 			continue
 		}
-		resp.Results[i] = t.observe(ctx, item)
+		resp.Results[i] = t.observe(ctx, item, admins)
 	}
 	return resp, nil
 }
 
-func (t *Target) observe(ctx context.Context, item providers.ObserveItem) providers.Observation {
+func (t *Target) observe(ctx context.Context, item providers.ObserveItem, admins *adminConns) providers.Observation {
 	b, err := parseTarget(item.Config)
 	if err != nil {
 		return providers.Observation{Err: fmt.Errorf("redis target %s: %w", item.Target, err)}
 	}
-	if item.Current.IsEmpty() {
-		return providers.Observation{Err: fmt.Errorf("%s: no current value to log in with", b)}
+	if b.mode == ModeRequirePass {
+		return observeRequirePass(ctx, b, item)
 	}
-	err = ping(ctx, b.address, b.tls, b.login(item.Current))
+	return t.observeACL(ctx, b, item, admins)
+}
+
+// observeRequirePass tells whether the server's one password is Current.
+// There is no second password, so Unknown is always 0.
+func observeRequirePass(ctx context.Context, b *targetBlock, item providers.ObserveItem) providers.Observation {
+	// A server without a password takes any: it holds none.
+	err := ping(ctx, b.address, b.tls, login{})
+	switch {
+	case err == nil:
+		return providers.Observation{Holds: providers.HoldsNothing}
+	case !isAuthError(err):
+		return providers.Observation{Err: fmt.Errorf("%s: login probe: %w", b, redact(err, item.Current))}
+	case item.Current.IsEmpty():
+		return providers.Observation{Holds: providers.HoldsOther}
+	}
+	err = ping(ctx, b.address, b.tls, login{password: item.Current})
 	switch {
 	case isAuthError(err):
 		return providers.Observation{Holds: providers.HoldsOther}
 	case err != nil:
 		return providers.Observation{Err: fmt.Errorf("%s: login probe: %w", b, redact(err, item.Current))}
 	}
-	if b.mode == ModeRequirePass {
-		// A server without a password takes any: it holds none.
-		if ping(ctx, b.address, b.tls, login{}) == nil {
-			return providers.Observation{Holds: providers.HoldsNothing}
+	return providers.Observation{Holds: providers.HoldsCurrent}
+}
+
+// observeACL tells whether the user takes Current, by logging in with it,
+// and, with an admin login, counts the user's passwords rotplan did not
+// make.
+func (t *Target) observeACL(ctx context.Context, b *targetBlock, item providers.ObserveItem, admins *adminConns) providers.Observation {
+	var obs providers.Observation
+	if !item.Current.IsEmpty() {
+		err := ping(ctx, b.address, b.tls, b.login(item.Current))
+		switch {
+		case isAuthError(err):
+			obs.Holds = providers.HoldsOther
+		case err != nil:
+			return providers.Observation{Err: fmt.Errorf("%s: login probe: %w", b, redact(err, item.Current))}
+		default:
+			obs.Holds = providers.HoldsCurrent
 		}
 	}
-	return providers.Observation{Holds: providers.HoldsCurrent}
+	admin, ok, err := b.admin()
+	if err != nil {
+		// An admin_password from an env() that a plan's environment does
+		// not set: the plan goes on without it.
+		t.logger.Debug("no admin login to read the user's passwords with", "address", b.address, "user", b.username, "reason", err)
+		ok = false
+	}
+	if !ok {
+		return obs
+	}
+	c, err := admins.get(ctx, b, admin)
+	if err != nil {
+		return providers.Observation{Err: fmt.Errorf("%s: %w", b, redact(err, item.Current, item.Previous, admin.password))}
+	}
+	u, err := getUser(ctx, c, b.username)
+	if err != nil {
+		hint := ""
+		if goredis.IsPermissionError(err) {
+			hint = " (rotplan's admin login needs +acl|getuser to tell which passwords the user has)"
+		}
+		return providers.Observation{Err: fmt.Errorf("%s: acl getuser: %w%s", b, redact(err, item.Current, item.Previous, admin.password), hint)}
+	}
+	if u == nil {
+		if item.Current.IsEmpty() {
+			return providers.Observation{Err: fmt.Errorf("%s: %w", b, errNoSuchUser(b.username))}
+		}
+		// The probe was refused: HoldsOther, and Deliver says what to do.
+		return obs
+	}
+	obs.Unknown = u.besides(item.Current, item.Previous)
+	if item.Current.IsEmpty() {
+		obs.Holds = providers.HoldsNothing
+		if obs.Unknown > 0 {
+			obs.Holds = providers.HoldsOther
+		}
+	}
+	if u.nopass {
+		t.logger.Warn("the ACL user is flagged nopass and accepts any password; counted as one credential rotplan did not make, which retire removes", "address", b.address, "user", b.username)
+	}
+	return obs
+}
+
+// adminConns holds the admin connections of one Observe, one per address
+// and admin login, closed when it ends. A login that failed is not tried
+// again.
+type adminConns struct {
+	conns []adminConn
+}
+
+type adminConn struct {
+	address  string
+	tls      bool
+	admin    login
+	c        *goredis.Client
+	loginErr error
+}
+
+// get returns the connection to b's server as admin, logging in the first
+// time.
+func (a *adminConns) get(ctx context.Context, b *targetBlock, admin login) (*goredis.Client, error) {
+	for _, ac := range a.conns {
+		if ac.address == b.address && ac.tls == b.tls && ac.admin.username == admin.username && ac.admin.password.Equal(admin.password) {
+			return ac.c, ac.loginErr
+		}
+	}
+	c, err := b.adminClient(ctx, admin)
+	a.conns = append(a.conns, adminConn{address: b.address, tls: b.tls, admin: admin, c: c, loginErr: err})
+	return c, err
+}
+
+func (a *adminConns) close() {
+	for _, ac := range a.conns {
+		if ac.c != nil {
+			ac.c.Close()
+		}
+	}
 }
 
 // Deliver adds each item's Value to its password. In acl mode it goes to
@@ -214,10 +346,13 @@ func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*prov
 	return t.write(ctx, req.Items, opRevert)
 }
 
-// Retire removes each item's Previous password once its grace is over: in
-// acl mode ACL SETUSER <user> !<sha256>, refused while the user lacks the
-// current password, so a user is never left without it. In requirepass mode
-// there is nothing to do: the old password stopped working at Deliver.
+// Retire leaves each item's Value the user's only password once the grace
+// of Previous is over: in acl mode ACL SETUSER <user> resetpass #<sha256>,
+// one command that removes Previous and every password rotplan did not make
+// (and ends nopass) while keeping the current one. It is refused while the
+// user does not take the current password, and skipped when that is the
+// only one. In requirepass mode there is nothing to do: the old password
+// stopped working at Deliver.
 func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*providers.WriteResponse, error) {
 	return t.write(ctx, req.Items, opRetire)
 }
@@ -290,7 +425,7 @@ func (t *Target) writeACL(ctx context.Context, b *targetBlock, item providers.Wr
 		return false, fmt.Errorf("acl getuser: %w", err)
 	}
 	if u == nil {
-		return false, fmt.Errorf("no such ACL user: create it with its permissions first (ACL SETUSER %s on ~<keys> +<commands>); rotplan sets passwords, not permissions", b.username)
+		return false, errNoSuchUser(b.username)
 	}
 
 	var rules []string
@@ -319,17 +454,17 @@ func (t *Target) writeACL(ctx context.Context, b *targetBlock, item providers.Wr
 			}
 		}
 	case opRetire:
-		if item.Previous.IsEmpty() || item.Previous.Equal(item.Value) {
+		// Everything but the current password goes: the previous one, and
+		// any that rotplan did not make.
+		if u.besides(item.Value) == 0 {
 			return true, nil
 		}
-		h := passwordHash(item.Previous)
-		if !u.passwords[h] {
-			return true, nil
+		if item.Value.IsEmpty() || !u.takes(item.Value) {
+			return false, errors.New("refusing to remove the user's other passwords (the previous one and any rotplan did not make): the user does not take the current one, and would be left without a password its clients use; deliver the current value first")
 		}
-		if item.Value.IsEmpty() || !u.passwords[passwordHash(item.Value)] {
-			return false, errors.New("refusing to remove the previous password: the user does not have the current one, and would be left without it; deliver the current value first")
-		}
-		rules = append(rules, "!"+h)
+		// In one command, so the user is never without the current
+		// password; resetpass also ends nopass.
+		rules = append(rules, "resetpass", "#"+passwordHash(item.Value))
 	}
 	if len(rules) == 0 {
 		return true, nil
@@ -398,8 +533,38 @@ func (o op) String() string {
 // aclUser is what ACL GETUSER says of a user that rotplan needs.
 type aclUser struct {
 	on bool
+	// nopass is set when the user takes any password; it then has none
+	// in passwords.
+	nopass bool
 	// passwords holds the SHA-256 hex of each of the user's passwords.
 	passwords map[string]bool
+}
+
+// takes reports whether the user's passwords let v in (whether or not the
+// user is enabled).
+func (u *aclUser) takes(v sensitive.Value) bool {
+	return u.nopass || u.passwords[passwordHash(v)]
+}
+
+// besides counts the credentials the user has other than values: each
+// other password, and nopass as one. An empty value is no credential.
+func (u *aclUser) besides(values ...sensitive.Value) int {
+	known := map[string]bool{}
+	for _, v := range values {
+		if !v.IsEmpty() {
+			known[passwordHash(v)] = true
+		}
+	}
+	n := 0
+	for h := range u.passwords {
+		if !known[h] {
+			n++
+		}
+	}
+	if u.nopass {
+		n++
+	}
+	return n
 }
 
 // getUser reads a user's flags and password hashes; nil when there is no
@@ -425,8 +590,11 @@ func getUser(ctx context.Context, c *goredis.Client, name string) (*aclUser, err
 			s, _ := v.(string)
 			switch name {
 			case "flags":
-				if s == "on" {
+				switch s {
+				case "on":
 					u.on = true
+				case "nopass":
+					u.nopass = true
 				}
 			case "passwords":
 				u.passwords[s] = true

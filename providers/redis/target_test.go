@@ -20,10 +20,19 @@ import (
 func TestRedisTargetObserve(t *testing.T) {
 	r := testservers.StartRedis(t)
 	pr := testservers.StartRedis(t, testservers.RedisRequirePass())
-	current, other := newValue(t), newValue(t)
+	current, other, unknown := newValue(t), newValue(t), newValue(t)
 	createUser(t, r, "app", current)
 	createUser(t, r, "off", current)
 	do(t, r, "ACL", "SETUSER", "off", "off")
+	// taken over had a password before rotplan, and keeps it beside the
+	// current one.
+	createUser(t, r, "taken", unknown, ">"+current.Reveal())
+	do(t, r, "ACL", "SETUSER", "nopw", "on", "~*", "+@all")
+	do(t, r, "ACL", "SETUSER", "any", "on", "nopass", "~*", "+@all")
+	createUser(t, r, "limited", other, "-@all", "+ping")
+	limited := block(t, targetSpec, map[string]string{
+		"address": r.Addr, "username": "taken", "admin_username": "limited", "admin_password": other.Reveal(),
+	})
 	requirePass := sensitive.New(pr.AdminPassword)
 
 	// closed is an address nothing listens on.
@@ -32,16 +41,18 @@ func TestRedisTargetObserve(t *testing.T) {
 	plain := plainServer(t)
 
 	tests := map[string]struct {
-		config  cty.Value
-		current sensitive.Value
-		want    providers.Holding
-		wantErr string
+		config            cty.Value
+		current, previous sensitive.Value
+		want              providers.Holding
+		wantUnknown       int
+		wantErr           string
 	}{
 		"acl current": {
 			config: aclTarget(t, r, "app"), current: current, want: providers.HoldsCurrent,
 		},
 		"acl other": {
-			config: aclTarget(t, r, "app"), current: other, want: providers.HoldsOther,
+			// The user's password is not the store's: rotplan did not make it.
+			config: aclTarget(t, r, "app"), current: other, want: providers.HoldsOther, wantUnknown: 1,
 		},
 		"acl no such user": {
 			config: aclTarget(t, r, "nobody"), current: current, want: providers.HoldsOther,
@@ -68,14 +79,56 @@ func TestRedisTargetObserve(t *testing.T) {
 			config:  block(t, targetSpec, map[string]string{"address": plain, "username": "app", "tls": "true"}),
 			current: current, wantErr: "redis user app at " + plain + ": login probe:",
 		},
-		"no current value": {
-			config: aclTarget(t, r, "app"), wantErr: "no current value",
+		"acl password rotplan did not make": {
+			config: aclTarget(t, r, "taken"), current: current, want: providers.HoldsCurrent, wantUnknown: 1,
+		},
+		"acl previous password": {
+			config: aclTarget(t, r, "taken"), current: current, previous: unknown, want: providers.HoldsCurrent,
+		},
+		"acl previous password, current not taken": {
+			config: aclTarget(t, r, "taken"), current: other, previous: unknown, want: providers.HoldsOther, wantUnknown: 1,
+		},
+		"acl nopass": {
+			// It takes the current value, and any other.
+			config: aclTarget(t, r, "any"), current: current, want: providers.HoldsCurrent, wantUnknown: 1,
+		},
+		"acl passwords unread without admin": {
+			config:  block(t, targetSpec, map[string]string{"address": r.Addr, "username": "taken"}),
+			current: current, want: providers.HoldsCurrent,
+		},
+		"acl admin may not read users": {
+			config: limited, current: current,
+			wantErr: "acl getuser: NOPERM",
+		},
+		"acl no current value, user with a password": {
+			config: aclTarget(t, r, "app"), want: providers.HoldsOther, wantUnknown: 1,
+		},
+		"acl no current value, user with two passwords": {
+			config: aclTarget(t, r, "taken"), want: providers.HoldsOther, wantUnknown: 2,
+		},
+		"acl no current value, user without a password": {
+			config: aclTarget(t, r, "nopw"), want: providers.HoldsNothing,
+		},
+		"acl no current value, nopass user": {
+			config: aclTarget(t, r, "any"), want: providers.HoldsOther, wantUnknown: 1,
+		},
+		"acl no current value, no such user": {
+			config:  aclTarget(t, r, "nobody"),
+			wantErr: "redis user nobody at " + r.Addr + ": no such ACL user: create it with its permissions first",
+		},
+		"acl no current value without admin": {
+			// Nothing to log in with and no admin: it cannot tell.
+			config: block(t, targetSpec, map[string]string{"address": r.Addr, "username": "app"}),
+			want:   providers.HoldsUnknown,
+		},
+		"requirepass no current value": {
+			config: requirePassTarget(t, pr), want: providers.HoldsOther,
 		},
 	}
 	target := newTarget(t)
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := observe(t, target, tc.config, tc.current)
+			got := observeWith(t, target, tc.config, tc.current, tc.previous)
 			if tc.wantErr != "" {
 				if got.Err == nil || !strings.Contains(got.Err.Error(), tc.wantErr) {
 					t.Fatalf("Err = %v, want it to contain %q", got.Err, tc.wantErr)
@@ -83,12 +136,7 @@ func TestRedisTargetObserve(t *testing.T) {
 				t.Logf("Err: %v", got.Err)
 				return
 			}
-			if got.Err != nil {
-				t.Fatalf("Err = %v", got.Err)
-			}
-			if got.Holds != tc.want {
-				t.Errorf("Holds = %s, want %s", got.Holds, tc.want)
-			}
+			checkObservation(t, "Observe", got, tc.want, tc.wantUnknown)
 		})
 	}
 }
@@ -97,10 +145,8 @@ func TestRedisTargetObserveRequirePassOpenServer(t *testing.T) {
 	pr := testservers.StartRedis(t, testservers.RedisRequirePass())
 	do(t, pr, "CONFIG", "SET", "requirepass", "")
 	// The server now takes any password: it holds none.
-	got := observe(t, newTarget(t), requirePassTarget(t, pr), newValue(t))
-	if got.Err != nil || got.Holds != providers.HoldsNothing {
-		t.Errorf("Observe = %s, %v; want nothing", got.Holds, got.Err)
-	}
+	checkObservation(t, "Observe", observe(t, newTarget(t), requirePassTarget(t, pr), newValue(t)), providers.HoldsNothing, 0)
+	checkObservation(t, "Observe with no current value", observe(t, newTarget(t), requirePassTarget(t, pr), sensitive.Value{}), providers.HoldsNothing, 0)
 }
 
 // TestRedisACLRotation walks one rotation: deliver keeps the old password
@@ -259,7 +305,7 @@ func TestRedisACLWriteErrors(t *testing.T) {
 		},
 		"retire without the current password": {
 			op: opRetire, item: providers.WriteItem{Config: aclTarget(t, r, "app"), Value: newValue(t), Previous: old},
-			wantErr: "refusing to remove the previous password",
+			wantErr: "refusing to remove the user's other passwords",
 			after:   map[string]bool{"old": true},
 		},
 	}
@@ -386,4 +432,79 @@ func TestRedisACLDeliverEndsNopass(t *testing.T) {
 	next, other := newValue(t), newValue(t)
 	mustWrite(t, newTarget(t), opDeliver, providers.WriteItem{Config: aclTarget(t, r, "app"), Value: next}, false)
 	checkLogins(t, r.Addr, "app", map[string]bool{"new": true, "other": false}, map[string]sensitive.Value{"new": next, "other": other})
+}
+
+// TestRedisACLTakeover takes over a user that already had a password,
+// which rotplan never knew: plan sees it as a credential rotplan did not
+// make, through create and rotate, until retire removes it.
+func TestRedisACLTakeover(t *testing.T) {
+	r := testservers.StartRedis(t)
+	unknown, current := newValue(t), newValue(t)
+	createUser(t, r, "app", unknown)
+	values := map[string]sensitive.Value{"unknown": unknown, "current": current}
+	target := newTarget(t)
+	config := aclTarget(t, r, "app")
+
+	// Before create: the store has no value yet.
+	checkObservation(t, "before create", observe(t, target, config, sensitive.Value{}), providers.HoldsOther, 1)
+
+	create := providers.WriteItem{Secret: "cache", Target: "target.redis", Config: config, Value: current}
+	mustWrite(t, target, opDeliver, create, false)
+	checkLogins(t, r.Addr, "app", map[string]bool{"unknown": true, "current": true}, values)
+	checkObservation(t, "after create", observe(t, target, config, current), providers.HoldsCurrent, 1)
+	// The same password as the store's previous value is rotplan's own.
+	checkObservation(t, "as previous", observeWith(t, target, config, current, unknown), providers.HoldsCurrent, 0)
+
+	// Retire leaves the current password alone.
+	mustWrite(t, target, opRetire, create, false)
+	checkLogins(t, r.Addr, "app", map[string]bool{"unknown": false, "current": true}, values)
+	checkObservation(t, "after retire", observe(t, target, config, current), providers.HoldsCurrent, 0)
+	mustWrite(t, target, opRetire, create, true)
+
+	acl, err := os.ReadFile(r.ACLFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(acl), passwordHash(unknown)) || !strings.Contains(string(acl), "#"+passwordHash(current)) {
+		t.Errorf("the ACL file does not hold the current password alone:\n%s", acl)
+	}
+}
+
+// TestRedisACLRetireRemovesAllButCurrent retires a rotation of a user that
+// also had a password rotplan did not make: both the previous and that one
+// go, in one command.
+func TestRedisACLRetireRemovesAllButCurrent(t *testing.T) {
+	r := testservers.StartRedis(t)
+	unknown, old, next := newValue(t), newValue(t), newValue(t)
+	createUser(t, r, "app", unknown, ">"+old.Reveal(), ">"+next.Reveal())
+	values := map[string]sensitive.Value{"unknown": unknown, "old": old, "new": next}
+	target := newTarget(t)
+	config := aclTarget(t, r, "app")
+	checkObservation(t, "in grace", observeWith(t, target, config, next, old), providers.HoldsCurrent, 1)
+
+	mustWrite(t, target, opRetire, providers.WriteItem{Config: config, Value: next, Previous: old}, false)
+	checkLogins(t, r.Addr, "app", map[string]bool{"unknown": false, "old": false, "new": true}, values)
+	checkObservation(t, "after retire", observeWith(t, target, config, next, old), providers.HoldsCurrent, 0)
+}
+
+// TestRedisACLNopass takes over a user that takes any password: it counts
+// as one credential rotplan did not make, and retire ends it.
+func TestRedisACLNopass(t *testing.T) {
+	r := testservers.StartRedis(t)
+	do(t, r, "ACL", "SETUSER", "app", "on", "nopass", "~*", "+@all")
+	current, other := newValue(t), newValue(t)
+	values := map[string]sensitive.Value{"current": current, "other": other}
+	target := newTarget(t)
+	config := aclTarget(t, r, "app")
+
+	checkObservation(t, "before create", observe(t, target, config, sensitive.Value{}), providers.HoldsOther, 1)
+	checkObservation(t, "any value", observe(t, target, config, current), providers.HoldsCurrent, 1)
+
+	mustWrite(t, target, opRetire, providers.WriteItem{Config: config, Value: current}, false)
+	checkLogins(t, r.Addr, "app", map[string]bool{"current": true, "other": false}, values)
+	checkObservation(t, "after retire", observe(t, target, config, current), providers.HoldsCurrent, 0)
+	flags := fmt.Sprint(do(t, r, "ACL", "GETUSER", "app"))
+	if strings.Contains(flags, "nopass") {
+		t.Errorf("the user is still nopass: %s", flags)
+	}
 }

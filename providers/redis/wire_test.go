@@ -21,7 +21,8 @@ import (
 
 // TestRedisACLSendsHashesOnly puts a recording proxy between the target and
 // the server and checks that, in acl mode, no password rotplan rotates ever
-// crosses the wire: ACL SETUSER gets #<sha256> and !<sha256>. A MONITOR
+// crosses the wire: ACL SETUSER gets #<sha256>, !<sha256> and resetpass
+// (retire). A MONITOR
 // client watches the server too. Redis 7 leaves admin commands (ACL, CONFIG)
 // out of MONITOR altogether and redacts AUTH, so MONITOR alone could not
 // show what ACL SETUSER was sent; the proxy does.
@@ -47,7 +48,7 @@ func TestRedisACLSendsHashesOnly(t *testing.T) {
 
 	sent := proxy.sent()
 	for _, want := range []string{
-		"SETUSER", "#" + passwordHash(next), "!" + passwordHash(old),
+		"SETUSER", "#" + passwordHash(next), "resetpass",
 		"#" + passwordHash(candidate), "!" + passwordHash(candidate),
 	} {
 		if !strings.Contains(sent, want) {
@@ -119,8 +120,13 @@ func TestRedisNothingLeaks(t *testing.T) {
 		{Config: acl, Value: old, Previous: next},
 		{Config: requirePassTarget(t, pr), Value: sensitive.New(pr.AdminPassword), Previous: next},
 	}}))
+	do(t, r, "ACL", "SETUSER", "anyone", "on", "nopass", "~*", "+@all")
 	obs, err := target.Observe(ctx, providers.ObserveRequest{Items: []providers.ObserveItem{
 		{Config: acl, Current: next}, {Config: acl, Current: old},
+		{Config: acl, Current: next, Previous: old}, {Config: acl},
+		{Config: aclTarget(t, r, "anyone"), Current: next},
+		{Config: aclTarget(t, r, "nobody")},
+		{Config: limited, Current: next, Previous: old},
 		{Config: aclTarget(t, &testservers.Redis{Addr: "127.0.0.1:1"}, "app"), Current: old},
 	}})
 	errs = append(errs, err)
