@@ -210,7 +210,7 @@ func (sm *SecretsManager) Discard(ctx context.Context, req providers.DiscardRequ
 	current, pending := m.labelled(stageCurrent), m.labelled(stagePending)
 	switch {
 	case pending == "":
-		if err := sm.unmark(ctx, api, r, m, req.Rotation); err != nil {
+		if err := unmark(ctx, api, r, m, req.Rotation); err != nil {
 			return nil, err
 		}
 		return &providers.DiscardResponse{}, nil
@@ -229,14 +229,14 @@ func (sm *SecretsManager) Discard(ctx context.Context, req providers.DiscardRequ
 	if err := moveLabel(ctx, api, r, stagePending, "", token); err != nil {
 		return nil, err
 	}
-	if err := sm.unmark(ctx, api, r, m, req.Rotation); err != nil {
+	if err := unmark(ctx, api, r, m, req.Rotation); err != nil {
 		return nil, err
 	}
 	return &providers.DiscardResponse{}, nil
 }
 
 // unmark removes the rotplan:failed tag when it names rotation.
-func (sm *SecretsManager) unmark(ctx context.Context, api *secretsmanager.Client, r secretRef, m *secretMeta, rotation string) error {
+func unmark(ctx context.Context, api *secretsmanager.Client, r secretRef, m *secretMeta, rotation string) error {
 	if m.tags[TagFailed] != rotation {
 		return nil
 	}
