@@ -79,6 +79,10 @@ type Version struct {
 	// Rotation identifies the rotation that staged a pending version, ""
 	// when rotplan did not stage it.
 	Rotation string
+	// Failed is set on a pending version whose rotation failed its checks
+	// and is being rolled back (FailureMarker): apply discards it, never
+	// promotes it. It means nothing on a current or previous version.
+	Failed bool
 }
 
 // Slot is a version's place in a store.
@@ -287,6 +291,35 @@ type RetirePreviousRequest struct {
 
 // RetirePreviousResponse reports a retired value.
 type RetirePreviousResponse struct{}
+
+// ErrPendingFailed is what Promote of a pending version marked failed
+// returns (wrapped): a candidate that failed its checks never becomes
+// current.
+var ErrPendingFailed = errors.New("the pending value failed its checks and is being rolled back; it is never promoted")
+
+// FailureMarker is a StoreWriter that can mark a pending version as failed
+// before its rollback starts, so plan tells a rollback under way from an
+// interrupted rotation without reading apply's state. Every store apply
+// writes to implements it.
+type FailureMarker interface {
+	// MarkFailed marks the pending version of req.Rotation as failed, and
+	// Inspect reports it with Pending.Failed from then on. Marking it again
+	// is a no-op, and so is nothing pending (the rollback discarded it
+	// already); a pending version of another rotation, or one rotplan did
+	// not stage, is left alone and is an error. Once marked, Promote
+	// refuses the version with ErrPendingFailed, Stage of the same rotation
+	// keeps the mark, and Discard removes the version and the mark.
+	MarkFailed(ctx context.Context, req MarkFailedRequest) (*MarkFailedResponse, error)
+}
+
+// MarkFailedRequest marks a staged value as failed.
+type MarkFailedRequest struct {
+	Secret   SecretRef
+	Rotation string // the rotation whose pending version failed
+}
+
+// MarkFailedResponse reports a marked value.
+type MarkFailedResponse struct{}
 
 // TargetWriter is a target apply can change. Each call covers every item of
 // one provider instance, so a target that restarts on change (a Fly app)

@@ -39,14 +39,25 @@
 //     moves AWSPREVIOUS to the old one), then takes AWSPENDING off it.
 //     Until AWSPENDING is gone, plan shows the rotation as in progress and
 //     apply resumes it.
-//   - discard: takes AWSPENDING off the candidate (rotplan:rotated-at, the
-//     age the secret had, stays); retire: takes AWSPREVIOUS
-//     off the old version and removes rotplan:retire-after. A version with
-//     no label is deprecated, and AWS deletes it in time.
+//   - mark failed (before a rollback starts): TagResource sets
+//     rotplan:failed to the rotation id, when that rotation's version holds
+//     AWSPENDING; plan reads it from the ListSecrets entry with the labels
+//     and reports the pending version as failed (a rollback under way, not
+//     an interrupted rotation to resume), and promote refuses that version
+//     before changing anything. Marking again, or with nothing pending,
+//     makes no call but DescribeSecret.
+//   - discard: takes AWSPENDING off the candidate, then UntagResource
+//     removes rotplan:failed if it names the rotation (a discard run again
+//     after stopping in between removes it then; a stage of the next
+//     rotation removes one left by another). rotplan:rotated-at, the age
+//     the secret had, stays. retire: takes AWSPREVIOUS off the old version
+//     and removes rotplan:retire-after. A version with no label is
+//     deprecated, and AWS deletes it in time.
 //   - plan (Inspect) reads only ListSecrets pages of 100, which carry every
-//     secret's tags and labels: ceil(secrets in the region / 100) calls,
-//     or, for an inventory of at most ten secrets, one call filtered by
-//     their names. No DescribeSecret per secret (except for an ARN the
+//     secret's tags and labels (rotplan:rotation, rotplan:rotated-at,
+//     rotplan:retire-after, rotplan:created-by, rotplan:failed):
+//     ceil(secrets in the region / 100) calls, or, for an inventory of at
+//     most ten secrets, one call filtered by their names. No DescribeSecret per secret (except for an ARN the
 //     list did not show, such as another account's secret). Age comes from
 //     rotplan:rotated-at, else from the secret's LastChangedDate (the list
 //     has no per-version dates). AWSPREVIOUS counts as a previous value to

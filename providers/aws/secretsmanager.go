@@ -48,6 +48,11 @@ const (
 	// until that rotation is promoted, so that discarding it can delete
 	// the secret again.
 	TagCreatedBy = "rotplan:created-by"
+	// TagFailed holds the id of the rotation whose AWSPENDING version
+	// failed its checks and is being rolled back (MarkFailed). It marks
+	// the pending version only while that version is the one the rotation
+	// staged; Discard removes it with the label.
+	TagFailed = "rotplan:failed"
 )
 
 // ManagedByRotation is what Inspect reports as ManagedBy for a secret with
@@ -82,8 +87,9 @@ type SecretsManager struct {
 }
 
 var (
-	_ providers.Store       = (*SecretsManager)(nil)
-	_ providers.StoreWriter = (*SecretsManager)(nil)
+	_ providers.Store         = (*SecretsManager)(nil)
+	_ providers.StoreWriter   = (*SecretsManager)(nil)
+	_ providers.FailureMarker = (*SecretsManager)(nil)
 )
 
 // NewSecretsManager returns the store for the provider "aws" block in
@@ -218,6 +224,12 @@ func (m *secretMeta) changed() time.Time {
 	return m.lastChanged
 }
 
+// failed reports whether rotation, which staged the pending version, is
+// marked failed.
+func (m *secretMeta) failed(rotation string) bool {
+	return rotation != "" && m.tags[TagFailed] == rotation
+}
+
 // managedBy names who else rotates the secret, or "".
 func (m *secretMeta) managedBy() string {
 	switch {
@@ -260,6 +272,9 @@ func (m *secretMeta) stored(r secretRef) *providers.StoredSecret {
 		Current:   version(m.labelled(stageCurrent)),
 		Pending:   version(m.labelled(stagePending)),
 		ManagedBy: m.managedBy(),
+	}
+	if st.Pending != nil {
+		st.Pending.Failed = m.failed(st.Pending.Rotation)
 	}
 	if s, ok := m.tags[TagRotatedAt]; ok {
 		t, err := time.Parse(time.RFC3339, s)

@@ -21,7 +21,8 @@ import (
 // fake and the kumo emulator. They seed secrets through the SDK only, and
 // keep to the operations kumo has (it lacks TagResource,
 // UpdateSecretVersionStage and BatchGetSecretValue, so promote, discard
-// and retire are the fake's alone, and Read falls back to GetSecretValue).
+// and retire are the fake's alone, a failed mark is seeded as a tag at
+// creation, and Read falls back to GetSecretValue).
 
 // sharedRuns numbers the runs of runShared in this process.
 var sharedRuns atomic.Int64
@@ -157,6 +158,55 @@ func runShared(t *testing.T, b backend) {
 			}
 		})
 	}
+	t.Run("mark failed", func(t *testing.T) {
+		id := prefix + "mark"
+		// kumo lacks TagResource, so the mark is there from the start: the
+		// pending version r-1 stages is marked as MarkFailed would leave
+		// it, and what follows needs no TagResource.
+		create(t, id, "old", map[string]string{TagRotation: "r-1", TagRotatedAt: t0.Format(time.RFC3339), TagFailed: "r-1"})
+		r := ref("db", id, "")
+		if err := stage(t, r, "new", "r-1"); err != nil {
+			t.Fatalf("Stage: %v", err)
+		}
+		mark := func(rotation string) error {
+			_, err := sm.MarkFailed(t.Context(), providers.MarkFailedRequest{Secret: r, Rotation: rotation})
+			return err
+		}
+		if st := inspectOne(t, sm, r); st == nil || st.Pending == nil || st.Pending.Rotation != "r-1" || !st.Pending.Failed {
+			t.Fatalf("Inspect: %+v, want r-1 pending and failed", st)
+		}
+		if err := mark("r-1"); err != nil {
+			t.Errorf("MarkFailed again: %v", err)
+		}
+		if err := mark("r-2"); !errors.Is(err, ErrPendingConflict) {
+			t.Errorf("MarkFailed of r-2: %v, want ErrPendingConflict", err)
+		}
+		if _, err := sm.Promote(t.Context(), providers.PromoteRequest{Secret: r, Rotation: "r-1", Now: t1, RetireAfter: t1}); !errors.Is(err, providers.ErrPendingFailed) {
+			t.Errorf("Promote: %v, want ErrPendingFailed", err)
+		}
+		if v, _ := readOne(t, sm, r, providers.SlotPending); v != "new" {
+			t.Errorf("pending value %q after the refused promote", v)
+		}
+		if b.keepsCurrent {
+			if v, _ := readOne(t, sm, r, providers.SlotCurrent); v != "old" {
+				t.Errorf("current value %q after the refused promote", v)
+			}
+		}
+		if st := inspectOne(t, sm, r); st == nil || st.Pending == nil || !st.Pending.Failed {
+			t.Errorf("after the refusals: %+v, want r-1 still pending and failed", st)
+		}
+	})
+	t.Run("mark failed with nothing pending", func(t *testing.T) {
+		id := prefix + "mark-none"
+		create(t, id, "old", nil)
+		r := ref("db", id, "")
+		if _, err := sm.MarkFailed(t.Context(), providers.MarkFailedRequest{Secret: r, Rotation: "r-1"}); err != nil {
+			t.Errorf("MarkFailed: %v, want a no-op", err)
+		}
+		if st := inspectOne(t, sm, r); st == nil || st.Pending != nil {
+			t.Errorf("Inspect: %+v, want nothing pending", st)
+		}
+	})
 	t.Run("stage refuses a foreign pending version", func(t *testing.T) {
 		id := prefix + "foreign"
 		create(t, id, "old", nil)

@@ -164,6 +164,32 @@ func TestSecretsManagerFakeInspect(t *testing.T) {
 				}
 			},
 		},
+		"pending marked failed": {
+			seed: func(f *fakesm.Server) string {
+				f.Seed(fakesm.Secret{Name: name, Current: "v1", Tags: map[string]string{TagRotation: "r-1", TagFailed: "r-1"}})
+				f.SeedVersion(name, versionToken("r-1"), "v2", fakesm.Pending)
+				return name
+			},
+			check: func(t *testing.T, st *providers.StoredSecret) {
+				wantVersions(t, st, true, true, false)
+				if st.Pending.Rotation != "r-1" || !st.Pending.Failed || st.Current.Failed {
+					t.Errorf("pending %+v, current %+v: want r-1's pending version failed", st.Pending, st.Current)
+				}
+			},
+		},
+		"failed tag of another rotation": {
+			seed: func(f *fakesm.Server) string {
+				f.Seed(fakesm.Secret{Name: name, Current: "v1", Tags: map[string]string{TagRotation: "r-2", TagFailed: "r-1"}})
+				f.SeedVersion(name, versionToken("r-2"), "v2", fakesm.Pending)
+				return name
+			},
+			check: func(t *testing.T, st *providers.StoredSecret) {
+				wantVersions(t, st, true, true, false)
+				if st.Pending.Rotation != "r-2" || st.Pending.Failed {
+					t.Errorf("pending %+v: want r-2's, not failed", st.Pending)
+				}
+			},
+		},
 		"pending staged elsewhere": {
 			seed: func(f *fakesm.Server) string {
 				f.Seed(fakesm.Secret{Name: name, Current: "v1", Tags: map[string]string{TagRotation: "r-1"}})
@@ -519,6 +545,245 @@ func TestSecretsManagerFakeDiscard(t *testing.T) {
 	if fake.Labelled(name, fakesm.Pending) != versionToken("r-2") {
 		t.Error("r-2's pending version lost its label")
 	}
+}
+
+// TestSecretsManagerFakeMarkFailed: a failed rotation's pending version is
+// marked with one TagResource, plan reads the mark from ListSecrets alone,
+// promote refuses the version without changing anything, and discard takes
+// the label and the mark away.
+func TestSecretsManagerFakeMarkFailed(t *testing.T) {
+	sm, fake := newFakeStore(t)
+	const name = "aegis/db-password"
+	fake.Seed(fakesm.Secret{Name: name, Current: "old-value", LastChanged: t0})
+	db := ref("db", name, "")
+	ctx := t.Context()
+	oldID := fake.Labelled(name, fakesm.Current)
+	token := versionToken("r-1")
+	mark := func(rotation string) error {
+		_, err := sm.MarkFailed(ctx, providers.MarkFailedRequest{Secret: db, Rotation: rotation})
+		return err
+	}
+	wantCalls := func(what string, want map[string]int) {
+		t.Helper()
+		if got := fake.AllCalls(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: calls %v, want %v", what, got, want)
+		}
+		fake.ResetCalls()
+	}
+	if _, err := sm.Stage(ctx, providers.StageRequest{Secret: db, Value: sensitive.New("new-value"), Rotation: "r-1", Now: t1}); err != nil {
+		t.Fatal(err)
+	}
+
+	fake.ResetCalls()
+	if err := mark("r-1"); err != nil {
+		t.Fatalf("MarkFailed: %v", err)
+	}
+	wantCalls("mark", map[string]int{"DescribeSecret": 1, "TagResource": 1})
+	if got := fake.Tags(name)[TagFailed]; got != "r-1" {
+		t.Errorf("tag %s = %q, want r-1", TagFailed, got)
+	}
+	st := inspectOne(t, sm, db)
+	wantCalls("inspect", map[string]int{"ListSecrets": 1})
+	wantVersions(t, st, true, true, false)
+	if st.Pending.Rotation != "r-1" || st.Pending.ID != token || !st.Pending.Failed {
+		t.Errorf("pending %+v, want r-1's version marked failed", st.Pending)
+	}
+
+	// Marking again, and staging the same rotation again, write nothing
+	// and keep the mark.
+	if err := mark("r-1"); err != nil {
+		t.Errorf("MarkFailed again: %v", err)
+	}
+	if _, err := sm.Stage(ctx, providers.StageRequest{Secret: db, Value: sensitive.New("new-value"), Rotation: "r-1", Now: t1}); err != nil {
+		t.Errorf("Stage again: %v", err)
+	}
+	wantCalls("mark and stage again", map[string]int{"DescribeSecret": 2})
+	if st := inspectOne(t, sm, db); st.Pending == nil || !st.Pending.Failed {
+		t.Errorf("after mark and stage again: pending %+v, want failed", st.Pending)
+	}
+	fake.ResetCalls()
+
+	// Promote refuses the failed candidate and changes nothing.
+	_, err := sm.Promote(ctx, providers.PromoteRequest{Secret: db, Rotation: "r-1", Now: t1, RetireAfter: t2})
+	if !errors.Is(err, providers.ErrPendingFailed) {
+		t.Errorf("Promote: %v, want ErrPendingFailed", err)
+	}
+	if err != nil && (strings.Contains(err.Error(), "new-value") || strings.Contains(err.Error(), "old-value")) {
+		t.Errorf("Promote error carries a value")
+	}
+	wantCalls("refused promote", map[string]int{"DescribeSecret": 1})
+	if fake.Labelled(name, fakesm.Current) != oldID || fake.Labelled(name, fakesm.Pending) != token {
+		t.Errorf("versions after the refused promote: %v", fake.Versions(name))
+	}
+	if v, _ := readOne(t, sm, db, providers.SlotCurrent); v != "old-value" {
+		t.Errorf("current = %q after the refused promote", v)
+	}
+
+	// Discard takes AWSPENDING off, then the mark.
+	if _, err := sm.Discard(ctx, providers.DiscardRequest{Secret: db, Rotation: "r-1"}); err != nil {
+		t.Fatalf("Discard: %v", err)
+	}
+	wantVersions(t, inspectOne(t, sm, db), true, false, false)
+	if _, ok := fake.Tags(name)[TagFailed]; ok {
+		t.Errorf("tag %s left after discard", TagFailed)
+	}
+	if v, _ := readOne(t, sm, db, providers.SlotCurrent); v != "old-value" {
+		t.Errorf("current = %q after discard", v)
+	}
+
+	// Nothing pending: marking is a no-op.
+	fake.ResetCalls()
+	if err := mark("r-1"); err != nil {
+		t.Errorf("MarkFailed after discard: %v", err)
+	}
+	wantCalls("mark with nothing pending", map[string]int{"DescribeSecret": 1})
+
+	// The next rotation's pending version is not failed.
+	if _, err := sm.Stage(ctx, providers.StageRequest{Secret: db, Value: sensitive.New("next-value"), Rotation: "r-2", Now: t2}); err != nil {
+		t.Fatal(err)
+	}
+	if st := inspectOne(t, sm, db); st.Pending == nil || st.Pending.Rotation != "r-2" || st.Pending.Failed {
+		t.Errorf("after the next stage: pending %+v", st.Pending)
+	}
+}
+
+// TestSecretsManagerFakeMarkFailedRefuses: a pending version rotplan did not
+// stage, or another rotation's, is never marked; a missing secret is
+// nothing pending.
+func TestSecretsManagerFakeMarkFailedRefuses(t *testing.T) {
+	const name = "aegis/anthropic-api-key"
+	tests := map[string]struct {
+		seed func(f *fakesm.Server)
+		want string // "" for a no-op
+	}{
+		"foreign pending": {
+			seed: func(f *fakesm.Server) {
+				f.Seed(fakesm.Secret{Name: name, Current: "v1"})
+				f.SeedVersion(name, "4b7a1c3e-4a4f-4a43-9d2e-2f2f5e3c1a77", "v2", fakesm.Pending)
+			},
+			want: "not staged by rotplan",
+		},
+		"another rotation's pending": {
+			seed: func(f *fakesm.Server) {
+				f.Seed(fakesm.Secret{Name: name, Current: "v1", Tags: map[string]string{TagRotation: "r-0"}})
+				f.SeedVersion(name, versionToken("r-0"), "v2", fakesm.Pending)
+			},
+			want: "belongs to rotation r-0",
+		},
+		"another rotation's pending, marked": {
+			seed: func(f *fakesm.Server) {
+				f.Seed(fakesm.Secret{Name: name, Current: "v1", Tags: map[string]string{TagRotation: "r-0", TagFailed: "r-0"}})
+				f.SeedVersion(name, versionToken("r-0"), "v2", fakesm.Pending)
+			},
+			want: "belongs to rotation r-0",
+		},
+		"nothing pending": {
+			seed: func(f *fakesm.Server) { f.Seed(fakesm.Secret{Name: name, Current: "v1"}) },
+		},
+		"missing": {
+			seed: func(f *fakesm.Server) {},
+		},
+	}
+	for tname, tc := range tests {
+		t.Run(tname, func(t *testing.T) {
+			sm, fake := newFakeStore(t)
+			tc.seed(fake)
+			tags, versions := fake.Tags(name), fake.Versions(name)
+			fake.ResetCalls()
+			_, err := sm.MarkFailed(t.Context(), providers.MarkFailedRequest{Secret: ref("key", name, ""), Rotation: "r-1"})
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("MarkFailed: %v, want a no-op", err)
+			case tc.want != "" && (!errors.Is(err, ErrPendingConflict) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "left alone")):
+				t.Errorf("MarkFailed: %v, want ErrPendingConflict saying %q", err, tc.want)
+			}
+			if calls := fake.AllCalls(); len(calls) != 1 || calls["DescribeSecret"] != 1 {
+				t.Errorf("calls %v, want one DescribeSecret", calls)
+			}
+			if fmt.Sprint(fake.Tags(name)) != fmt.Sprint(tags) || fmt.Sprint(fake.Versions(name)) != fmt.Sprint(versions) {
+				t.Errorf("the secret changed: tags %v, versions %v", fake.Tags(name), fake.Versions(name))
+			}
+		})
+	}
+}
+
+// TestSecretsManagerFakeMarkFailedCrashes covers the points a crash can
+// leave between two calls: a discard that took AWSPENDING off but not the
+// mark, and a mark another rotation left behind.
+func TestSecretsManagerFakeMarkFailedCrashes(t *testing.T) {
+	t.Run("discard stopped before untag", func(t *testing.T) {
+		sm, fake := newFakeStore(t)
+		const name = "aegis/db-password"
+		fake.Seed(fakesm.Secret{Name: name, Current: "old-value"})
+		db := ref("db", name, "")
+		ctx := t.Context()
+		if _, err := sm.Stage(ctx, providers.StageRequest{Secret: db, Value: sensitive.New("new-value"), Rotation: "r-1", Now: t1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sm.MarkFailed(ctx, providers.MarkFailedRequest{Secret: db, Rotation: "r-1"}); err != nil {
+			t.Fatal(err)
+		}
+		api, err := sm.api(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := api.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId: awssdk.String(name), VersionStage: awssdk.String(stagePending), RemoveFromVersionId: awssdk.String(versionToken("r-1")),
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wantVersions(t, inspectOne(t, sm, db), true, false, false)
+		if _, err := sm.Discard(ctx, providers.DiscardRequest{Secret: db, Rotation: "r-1"}); err != nil {
+			t.Fatalf("Discard again: %v", err)
+		}
+		if _, ok := fake.Tags(name)[TagFailed]; ok {
+			t.Errorf("tag %s left after the discard ran again", TagFailed)
+		}
+	})
+	t.Run("stage removes another rotation's mark", func(t *testing.T) {
+		sm, fake := newFakeStore(t)
+		const name = "aegis/db-password"
+		fake.Seed(fakesm.Secret{Name: name, Current: "old-value", Tags: map[string]string{TagRotation: "r-0", TagFailed: "r-0"}})
+		db := ref("db", name, "")
+		if _, err := sm.Stage(t.Context(), providers.StageRequest{Secret: db, Value: sensitive.New("new-value"), Rotation: "r-1", Now: t1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := fake.Tags(name)[TagFailed]; ok {
+			t.Errorf("tag %s of r-0 left after r-1 staged", TagFailed)
+		}
+		if st := inspectOne(t, sm, db); st.Pending == nil || st.Pending.Rotation != "r-1" || st.Pending.Failed {
+			t.Errorf("pending %+v, want r-1's, not failed", st.Pending)
+		}
+	})
+	t.Run("first version marked, then discarded", func(t *testing.T) {
+		// A secret the rotation created: AWS made its first version
+		// current and pending at once.
+		sm, fake := newFakeStore(t)
+		const name = "aegis/jwt-signing-key"
+		db := ref("jwt", name, "")
+		ctx := t.Context()
+		if _, err := sm.Stage(ctx, providers.StageRequest{Secret: db, Value: sensitive.New("new-value"), Rotation: "r-1", Now: t1}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sm.MarkFailed(ctx, providers.MarkFailedRequest{Secret: db, Rotation: "r-1"}); err != nil {
+			t.Fatal(err)
+		}
+		if st := inspectOne(t, sm, db); st == nil || st.Pending == nil || !st.Pending.Failed || st.Current.Failed {
+			t.Fatalf("after the mark: %+v, want a failed pending version", st)
+		}
+		if _, err := sm.Promote(ctx, providers.PromoteRequest{Secret: db, Rotation: "r-1", Now: t1, RetireAfter: t2}); !errors.Is(err, providers.ErrPendingFailed) {
+			t.Errorf("Promote: %v, want ErrPendingFailed", err)
+		}
+		if _, ok := fake.Tags(name)[TagCreatedBy]; !ok {
+			t.Errorf("the refused promote removed %s", TagCreatedBy)
+		}
+		if _, err := sm.Discard(ctx, providers.DiscardRequest{Secret: db, Rotation: "r-1"}); err != nil {
+			t.Fatal(err)
+		}
+		if fake.Exists(name) {
+			t.Error("the secret the failed rotation created is still there")
+		}
+	})
 }
 
 // TestSecretsManagerFakeStageThenDiscardKeepsAge: a secret rotplan never

@@ -31,9 +31,11 @@ import (
 // value first; AWS then makes the first version current as well as
 // pending.
 //
-// Staging a rotation that is already pending or current changes nothing,
-// and AWS's own rule makes a repeated PutSecretValue with the same token
-// and value a no-op. An AWSPENDING version of another rotation, or one
+// Staging a rotation that is already pending or current changes nothing
+// (a failed mark stays), and AWS's own rule makes a repeated PutSecretValue
+// with the same token and value a no-op. A rotplan:failed tag left by
+// another rotation (a discard that stopped between its two calls) is
+// removed. An AWSPENDING version of another rotation, or one
 // rotplan did not stage, fails with ErrPendingConflict and is left alone.
 func (sm *SecretsManager) Stage(ctx context.Context, req providers.StageRequest) (*providers.StageResponse, error) {
 	r, api, err := sm.start(ctx, req.Secret, req.Rotation, "stage", true)
@@ -77,6 +79,11 @@ func (sm *SecretsManager) Stage(ctx context.Context, req providers.StageRequest)
 			return nil, err
 		}
 	}
+	if failed, ok := m.tags[TagFailed]; ok && failed != req.Rotation {
+		if err := untag(ctx, api, r, TagFailed); err != nil {
+			return nil, err
+		}
+	}
 	value := req.Value.Reveal()
 	if r.jsonKey != "" {
 		if value, err = sm.withKey(ctx, api, r, current, req.Value); err != nil {
@@ -111,7 +118,8 @@ func (sm *SecretsManager) Stage(ctx context.Context, req providers.StageRequest)
 // rotation in progress, so a crash at any point is resumed by promoting
 // again. A rotation that is already current only gets any tags it misses.
 // A pending version of another rotation fails with ErrPendingConflict,
-// nothing pending with ErrNoPending.
+// nothing pending with ErrNoPending, and one marked failed (MarkFailed)
+// with providers.ErrPendingFailed, before any call that changes the secret.
 func (sm *SecretsManager) Promote(ctx context.Context, req providers.PromoteRequest) (*providers.PromoteResponse, error) {
 	r, api, err := sm.start(ctx, req.Secret, req.Rotation, "promote", true)
 	if err != nil {
@@ -126,6 +134,9 @@ func (sm *SecretsManager) Promote(ctx context.Context, req providers.PromoteRequ
 		return nil, r.errorf("promote rotation %s: the secret does not exist: %w", req.Rotation, ErrNoPending)
 	}
 	current, pending, previous := m.labelled(stageCurrent), m.labelled(stagePending), m.labelled(stagePrevious)
+	if pending == token && m.failed(req.Rotation) {
+		return nil, r.errorf("promote rotation %s: %w; discard it", req.Rotation, providers.ErrPendingFailed)
+	}
 	tags := map[string]string{TagRotatedAt: req.Now.UTC().Format(time.RFC3339)}
 	switch {
 	case current == token && pending != token:
@@ -178,9 +189,11 @@ func (sm *SecretsManager) Promote(ctx context.Context, req providers.PromoteRequ
 // deprecates the version. When the rotation made the secret's first
 // version, which AWS made current too: a secret that rotation created is
 // deleted again (without a recovery window), and otherwise the candidate
-// stays current, with a warning in the log. Nothing pending is a no-op; a
-// pending version of another rotation is left alone and fails with
-// ErrPendingConflict.
+// stays current, with a warning in the log. The rotplan:failed tag of the
+// rotation goes after the label, so a discard that stops in between leaves
+// nothing marked pending, and the next discard removes the tag. Nothing
+// pending is a no-op; a pending version of another rotation is left alone
+// and fails with ErrPendingConflict.
 func (sm *SecretsManager) Discard(ctx context.Context, req providers.DiscardRequest) (*providers.DiscardResponse, error) {
 	r, api, err := sm.start(ctx, req.Secret, req.Rotation, "discard", true)
 	if err != nil {
@@ -197,6 +210,9 @@ func (sm *SecretsManager) Discard(ctx context.Context, req providers.DiscardRequ
 	current, pending := m.labelled(stageCurrent), m.labelled(stagePending)
 	switch {
 	case pending == "":
+		if err := unmark(ctx, api, r, m, req.Rotation); err != nil {
+			return nil, err
+		}
 		return &providers.DiscardResponse{}, nil
 	case pending != token:
 		return nil, r.errorf("discard rotation %s: %w; it is left alone", req.Rotation, conflict(m, pending))
@@ -213,7 +229,53 @@ func (sm *SecretsManager) Discard(ctx context.Context, req providers.DiscardRequ
 	if err := moveLabel(ctx, api, r, stagePending, "", token); err != nil {
 		return nil, err
 	}
+	if err := unmark(ctx, api, r, m, req.Rotation); err != nil {
+		return nil, err
+	}
 	return &providers.DiscardResponse{}, nil
+}
+
+// unmark removes the rotplan:failed tag when it names rotation.
+func unmark(ctx context.Context, api *secretsmanager.Client, r secretRef, m *secretMeta, rotation string) error {
+	if m.tags[TagFailed] != rotation {
+		return nil
+	}
+	return untag(ctx, api, r, TagFailed)
+}
+
+// MarkFailed tags the secret with rotplan:failed = req.Rotation (one
+// DescribeSecret, one TagResource) when that rotation's version holds
+// AWSPENDING. ListSecrets returns the tag with the labels, so Inspect
+// reports Pending.Failed with no extra call; Promote then refuses the
+// version and Discard removes the tag with the label. Marking it again,
+// or nothing pending (the rollback discarded it already), makes no write;
+// an AWSPENDING version of another rotation, or one rotplan did not stage,
+// is left alone and fails with ErrPendingConflict.
+func (sm *SecretsManager) MarkFailed(ctx context.Context, req providers.MarkFailedRequest) (*providers.MarkFailedResponse, error) {
+	r, api, err := sm.start(ctx, req.Secret, req.Rotation, "mark failed", true)
+	if err != nil {
+		return nil, err
+	}
+	m, err := describe(ctx, api, r.id)
+	if err != nil {
+		return nil, r.errorf("describe secret: %w", err)
+	}
+	if m == nil {
+		return &providers.MarkFailedResponse{}, nil
+	}
+	switch pending := m.labelled(stagePending); {
+	case pending == "":
+		return &providers.MarkFailedResponse{}, nil
+	case pending != versionToken(req.Rotation):
+		return nil, r.errorf("mark rotation %s failed: %w; it is left alone", req.Rotation, conflict(m, pending))
+	case m.failed(req.Rotation):
+		return &providers.MarkFailedResponse{}, nil // marked before
+	}
+	if err := tag(ctx, api, r, map[string]string{TagFailed: req.Rotation}); err != nil {
+		return nil, err
+	}
+	sm.logger.Debug("marked failed", "secret_id", r.id, "rotation", req.Rotation)
+	return &providers.MarkFailedResponse{}, nil
 }
 
 // RetirePrevious takes AWSPREVIOUS off the previous version (AWS then

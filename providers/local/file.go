@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/rotplan/rotplan/internal/atomicfile"
-
 	"github.com/rotplan/rotplan/internal/sensitive"
+	"github.com/rotplan/rotplan/providers"
 )
 
 // Expected outcomes of the write methods, for errors.Is.
@@ -127,11 +127,15 @@ func (f *File) Stage(name string, value sensitive.Value, rotationID string, now 
 // Promote makes the pending value of secret name current and the old current
 // value previous, to retire after retireAfter, and records now as the
 // rotated-at time. A previous value still held is replaced. Without a
-// pending value it fails with ErrNoPending.
+// pending value it fails with ErrNoPending, and a pending value marked
+// failed is refused with providers.ErrPendingFailed.
 func (f *File) Promote(name string, now, retireAfter time.Time) error {
 	e := f.doc.Secrets[name]
 	if e == nil || e.Pending == nil {
 		return f.errorf(name, "promote: %w", ErrNoPending)
+	}
+	if e.Pending.Failed {
+		return f.errorf(name, "promote rotation %s: %w; discard it", e.Pending.Rotation, providers.ErrPendingFailed)
 	}
 	if old := e.Current; old != nil {
 		old.RetireAfter = formatTime(retireAfter)
@@ -143,7 +147,34 @@ func (f *File) Promote(name string, now, retireAfter time.Time) error {
 	return nil
 }
 
-// DiscardPending removes the pending value of secret name, if any.
+// MarkFailed marks the pending value of secret name, staged by rotation
+// rotationID, as failed: Inspect reports it, Promote refuses it, staging
+// the same rotation again keeps the mark, and DiscardPending drops the
+// value with its mark. Marking it again, or marking when nothing is
+// pending, changes nothing; a pending value of another rotation, or one
+// rotplan did not stage, is left alone and refused with ErrPendingConflict.
+func (f *File) MarkFailed(name, rotationID string) error {
+	if rotationID == "" {
+		return f.errorf(name, "mark failed: a rotation id is required")
+	}
+	e := f.doc.Secrets[name]
+	switch {
+	case e == nil || e.Pending == nil:
+		return nil // discarded already
+	case e.Pending.Rotation == "":
+		return f.errorf(name, "mark rotation %s failed: the pending slot holds a value that rotplan did not stage; it is left alone: %w", rotationID, ErrPendingConflict)
+	case e.Pending.Rotation != rotationID:
+		return f.errorf(name, "mark rotation %s failed: the pending value belongs to rotation %s; it is left alone: %w", rotationID, e.Pending.Rotation, ErrPendingConflict)
+	case e.Pending.Failed:
+		return nil // marked before
+	}
+	e.Pending.Failed = true
+	f.changed = true
+	return nil
+}
+
+// DiscardPending removes the pending value of secret name, if any, with its
+// failed mark.
 func (f *File) DiscardPending(name string) error {
 	e := f.doc.Secrets[name]
 	if e == nil || e.Pending == nil {

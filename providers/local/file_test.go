@@ -38,6 +38,7 @@ func retirePrevious(f *File) error { return f.RetirePrevious("db") }
 type slots struct {
 	current, pending, previous string // values; "" when the slot is empty
 	rotation                   string
+	failed                     bool // the pending version is marked failed
 	rotatedAt, retireAfter     time.Time
 }
 
@@ -187,6 +188,7 @@ func inspectDB(t *testing.T, dir string) *slots {
 	}
 	if st.Pending != nil {
 		got.rotation = st.Pending.Rotation
+		got.failed = st.Pending.Failed
 	}
 	if st.Previous != nil {
 		got.retireAfter = st.Previous.RetireAfter

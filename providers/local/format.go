@@ -31,13 +31,16 @@ type entry[V any] struct {
 	RotatedAt string `json:"rotated_at,omitempty"`
 }
 
-// version is one version with its value, as written.
+// version is one version with its value, as written. Failed is set only on
+// a pending version whose rotation failed its checks (MarkFailed); a file
+// without it reads as before.
 type version struct {
 	ID          string `json:"id"`
 	Value       string `json:"value"`
 	CreatedAt   string `json:"created_at"`
 	Rotation    string `json:"rotation,omitempty"`
 	RetireAfter string `json:"retire_after,omitempty"`
+	Failed      bool   `json:"failed,omitempty"`
 }
 
 // versionMeta is a version without its value: encoding/json skips the value
@@ -47,6 +50,7 @@ type versionMeta struct {
 	CreatedAt   string `json:"created_at"`
 	Rotation    string `json:"rotation,omitempty"`
 	RetireAfter string `json:"retire_after,omitempty"`
+	Failed      bool   `json:"failed,omitempty"`
 }
 
 // openFile opens a store file for reading; tests replace it to count reads.

@@ -33,6 +33,10 @@ const fixture = `{
       "current": {"id": "b1", "value": "rotating-current", "created_at": "2025-02-01T00:00:00Z"},
       "pending": {"id": "b2", "value": "rotating-pending", "created_at": "2025-03-01T00:00:00Z", "rotation": "j-42"}
     },
+    "failing": {
+      "current": {"id": "e1", "value": "failing-current", "created_at": "2025-02-01T00:00:00Z"},
+      "pending": {"id": "e2", "value": "failing-pending", "created_at": "2025-03-01T00:00:00Z", "rotation": "j-43", "failed": true}
+    },
     "grace": {
       "current": {"id": "c2", "value": "grace-current", "created_at": "2025-04-02T00:00:00Z"},
       "previous": {"id": "c1", "value": "grace-previous", "created_at": "2025-01-01T00:00:00Z", "retire_after": "2025-04-03T00:00:00Z"},
@@ -109,6 +113,13 @@ func TestInspect(t *testing.T) {
 			want: &providers.StoredSecret{
 				Current: &providers.Version{ID: "b1", CreatedAt: date("2025-02-01T00:00:00Z")},
 				Pending: &providers.Version{ID: "b2", CreatedAt: date("2025-03-01T00:00:00Z"), Rotation: "j-42"},
+			},
+		},
+		"failing": {
+			config: cfg("", ""),
+			want: &providers.StoredSecret{
+				Current: &providers.Version{ID: "e1", CreatedAt: date("2025-02-01T00:00:00Z")},
+				Pending: &providers.Version{ID: "e2", CreatedAt: date("2025-03-01T00:00:00Z"), Rotation: "j-43", Failed: true},
 			},
 		},
 		"grace": {

@@ -136,7 +136,7 @@ func versionOf[V any](slot string, v *V) (*providers.Version, error) {
 	case *versionMeta:
 		m = *v
 	case *version:
-		m = versionMeta{ID: v.ID, CreatedAt: v.CreatedAt, Rotation: v.Rotation, RetireAfter: v.RetireAfter}
+		m = versionMeta{ID: v.ID, CreatedAt: v.CreatedAt, Rotation: v.Rotation, RetireAfter: v.RetireAfter, Failed: v.Failed}
 	}
 	created, err := parseTime(slot+".created_at", m.CreatedAt)
 	if err != nil {
@@ -146,7 +146,7 @@ func versionOf[V any](slot string, v *V) (*providers.Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &providers.Version{ID: m.ID, CreatedAt: created, RetireAfter: retire, Rotation: m.Rotation}, nil
+	return &providers.Version{ID: m.ID, CreatedAt: created, RetireAfter: retire, Rotation: m.Rotation, Failed: m.Failed}, nil
 }
 
 // Read returns the value in req.Slot of each secret, reading every file

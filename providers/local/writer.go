@@ -7,7 +7,10 @@ import (
 	"github.com/rotplan/rotplan/providers"
 )
 
-var _ providers.StoreWriter = (*Store)(nil)
+var (
+	_ providers.StoreWriter   = (*Store)(nil)
+	_ providers.FailureMarker = (*Store)(nil)
+)
 
 // Stage writes req.Value as the pending version of the secret for rotation
 // req.Rotation, under the file's lock. Staging the same rotation's value
@@ -29,7 +32,9 @@ func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*provide
 // file's lock. When that rotation is already current (a crashed apply
 // promoted it and runs again) it changes nothing, even if another rotation
 // has staged a value since. A pending version of another rotation fails
-// with ErrPendingConflict, nothing pending with ErrNoPending.
+// with ErrPendingConflict, nothing pending with ErrNoPending, and a pending
+// version marked failed (MarkFailed) with providers.ErrPendingFailed,
+// leaving current as it is.
 func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*providers.PromoteResponse, error) {
 	err := s.update(ctx, req.Secret, func(f *File, key string) error {
 		if req.Rotation == "" {
@@ -54,8 +59,8 @@ func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*pro
 	return &providers.PromoteResponse{}, nil
 }
 
-// Discard drops the pending version of rotation req.Rotation, under the
-// file's lock. Nothing pending is a no-op, so a crashed rollback can run
+// Discard drops the pending version of rotation req.Rotation, and its failed
+// mark, under the file's lock. Nothing pending is a no-op, so a crashed rollback can run
 // again; a pending version of another rotation is left alone and fails
 // with ErrPendingConflict.
 func (s *Store) Discard(ctx context.Context, req providers.DiscardRequest) (*providers.DiscardResponse, error) {
@@ -78,6 +83,22 @@ func (s *Store) Discard(ctx context.Context, req providers.DiscardRequest) (*pro
 		return nil, err
 	}
 	return &providers.DiscardResponse{}, nil
+}
+
+// MarkFailed marks the pending version of rotation req.Rotation as failed,
+// under the file's lock: its entry in the file gets "failed": true, which
+// Inspect reports as Pending.Failed, so plan shows a rollback under way.
+// Marking it again, or nothing pending, is a no-op; a pending version of
+// another rotation, or one rotplan did not stage, is left alone and fails
+// with ErrPendingConflict.
+func (s *Store) MarkFailed(ctx context.Context, req providers.MarkFailedRequest) (*providers.MarkFailedResponse, error) {
+	err := s.update(ctx, req.Secret, func(f *File, key string) error {
+		return f.MarkFailed(key, req.Rotation)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.MarkFailedResponse{}, nil
 }
 
 // RetirePrevious drops the previous version of the secret, under the file's

@@ -38,6 +38,13 @@ func wDiscard(rotation string) storeOp {
 	}
 }
 
+func wMark(rotation string) storeOp {
+	return func(ctx context.Context, s *Store) error {
+		_, err := s.MarkFailed(ctx, providers.MarkFailedRequest{Secret: dbRef, Rotation: rotation})
+		return err
+	}
+}
+
 func wRetire(ctx context.Context, s *Store) error {
 	_, err := s.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: dbRef})
 	return err
@@ -173,6 +180,66 @@ func TestStoreWriter(t *testing.T) {
 			ops:             []storeOp{wPut("val-one"), wStage("val-two", "r1"), wPromote("r1"), wDiscard("r1")},
 			want:            &slots{current: "val-two", previous: "val-one", rotatedAt: t1, retireAfter: t2},
 			currentRotation: "r1",
+		},
+		"mark_failed": {
+			ops:  []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1")},
+			want: &slots{current: "val-one", pending: "val-two", rotation: "r1", failed: true},
+		},
+		"mark_failed_first_value": {
+			ops:  []storeOp{wStage("val-one", "r1"), wMark("r1")},
+			want: &slots{pending: "val-one", rotation: "r1", failed: true},
+		},
+		"mark_failed_twice": {
+			ops:  []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1"), wMark("r1")},
+			want: &slots{current: "val-one", pending: "val-two", rotation: "r1", failed: true},
+		},
+		"mark_failed_nothing_pending": {
+			ops:  []storeOp{wPut("val-one"), wMark("r1")},
+			want: &slots{current: "val-one"},
+		},
+		"mark_failed_missing_secret": {
+			ops: []storeOp{wMark("r1")},
+		},
+		"mark_failed_after_discard": {
+			ops:  []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1"), wDiscard("r1"), wMark("r1")},
+			want: &slots{current: "val-one"},
+		},
+		"mark_failed_other_rotation": {
+			ops:     []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r2")},
+			want:    &slots{current: "val-one", pending: "val-two", rotation: "r1"},
+			err:     ErrPendingConflict,
+			errSays: "belongs to rotation r1; it is left alone",
+		},
+		"mark_failed_without_rotation": {
+			ops:     []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("")},
+			want:    &slots{current: "val-one", pending: "val-two", rotation: "r1"},
+			errSays: "a rotation id is required",
+		},
+		"promote_after_mark_failed": {
+			ops:     []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1"), wPromote("r1")},
+			want:    &slots{current: "val-one", pending: "val-two", rotation: "r1", failed: true},
+			err:     providers.ErrPendingFailed,
+			errSays: "promote rotation r1",
+		},
+		"promote_first_value_after_mark_failed": {
+			ops:     []storeOp{wStage("val-one", "r1"), wMark("r1"), wPromote("r1")},
+			want:    &slots{pending: "val-one", rotation: "r1", failed: true},
+			err:     providers.ErrPendingFailed,
+			errSays: "promote rotation r1",
+		},
+		"stage_again_after_mark_failed_keeps_mark": {
+			ops:  []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1"), wStage("val-two", "r1")},
+			want: &slots{current: "val-one", pending: "val-two", rotation: "r1", failed: true},
+		},
+		"discard_after_mark_failed": {
+			ops:  []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1"), wDiscard("r1")},
+			want: &slots{current: "val-one"},
+		},
+		"discard_after_mark_failed_then_next_rotation": {
+			// The mark went with the discarded version: the next
+			// rotation's pending version is not failed.
+			ops:  []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1"), wDiscard("r1"), wStage("val-three", "r2")},
+			want: &slots{current: "val-one", pending: "val-three", rotation: "r2"},
 		},
 		"retire_previous": {
 			ops:             []storeOp{wPut("val-one"), wStage("val-two", "r1"), wPromote("r1"), wRetire},
@@ -387,6 +454,10 @@ func TestStoreWriterRefuses(t *testing.T) {
 					_, err := s.RetirePrevious(tc.ctx, providers.RetirePreviousRequest{Secret: tc.ref})
 					return err
 				},
+				"mark failed": func() error {
+					_, err := s.MarkFailed(tc.ctx, providers.MarkFailedRequest{Secret: tc.ref, Rotation: "r1"})
+					return err
+				},
 			}
 			for call, fn := range calls {
 				err := fn()
@@ -405,5 +476,60 @@ func TestStoreWriterRefuses(t *testing.T) {
 				t.Errorf("a refused call created the store file (%v)", fi.Mode())
 			}
 		})
+	}
+}
+
+// A mark that is already there, and a mark refused, leave the file exactly
+// as it was: apply may mark again after a crash, and another rotation's
+// pending version is not rotplan's to change.
+func TestStoreWriterMarkFailedChangesNothingTwice(t *testing.T) {
+	dir := t.TempDir()
+	s := &Store{dir: dir}
+	ctx := context.Background()
+	path := filepath.Join(dir, DefaultPath)
+	for _, op := range []storeOp{wPut("val-one"), wStage("val-two", "r1"), wMark("r1")} {
+		if err := op(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(before), `"failed": true`) {
+		t.Errorf("the store file does not record the mark on the pending version")
+	}
+	for name, op := range map[string]storeOp{"mark again": wMark("r1"), "mark another rotation": wMark("r2"), "promote": wPromote("r1")} {
+		_ = op(ctx, s)
+		after, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(after) != string(before) {
+			t.Errorf("%s changed the file", name)
+		}
+	}
+}
+
+// A pending value rotplan did not stage (put in the file by hand) is never
+// marked.
+func TestStoreWriterMarkFailedLeavesForeignPending(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, DefaultPath)
+	const file = `{"format_version": 1, "secrets": {"db": {
+  "current": {"id": "a1", "value": "val-one", "created_at": "2025-01-01T00:00:00Z"},
+  "pending": {"id": "a2", "value": "val-two", "created_at": "2025-01-02T00:00:00Z"}
+}}}
+`
+	writeFile(t, path, file, 0o600)
+	_, err := (&Store{dir: dir}).MarkFailed(context.Background(), providers.MarkFailedRequest{Secret: dbRef, Rotation: "r1"})
+	if !errors.Is(err, ErrPendingConflict) || !strings.Contains(err.Error(), "did not stage") {
+		t.Fatalf("got %v, want ErrPendingConflict about a value rotplan did not stage", err)
+	}
+	if strings.Contains(err.Error(), "val-two") {
+		t.Errorf("error mentions the pending value: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != file {
+		t.Errorf("the file changed")
 	}
 }

@@ -22,11 +22,16 @@
 //	pending=ROTATION@TIME        the rotation that staged the pending value, and when
 //	retire-after=TIME            when the previous value's grace ends
 //	rotated-at=TIME              the age of a current value rotplan did not write
+//	failed=ROTATION              the pending value of ROTATION failed its checks and is being rolled back
 //
 // A secret without a current tag is dated from its item's last change. Its
 // first stage records that date as rotated-at, because the stage changes
 // the item, and so does the discard when the rotation rolls back: the
 // secret stays as due as it was. Promote replaces it with the current tag.
+// A failed tag marks the pending value only while the pending tag names the
+// same rotation: apply sets it before a rollback starts, so plan tells a
+// rollback under way from an interrupted rotation; promote refuses a value
+// so marked, and discard drops both tags with the field.
 //
 // Tags, because Items().List returns them (with titles and timestamps, never
 // fields): plan learns every secret's state from one list per vault. A
@@ -48,11 +53,11 @@
 //   - Read: Items().GetAll, MaxBatch items per call, reusing the item lists
 //     Inspect left (plan reads current values only for secrets with
 //     targets).
-//   - Stage, Promote, Discard, RetirePrevious: Items().Get and, when
-//     something changes, one Items().Put (or Items().Create for a new item);
-//     nothing is written when a call repeats one already done. Writes to one
-//     item from this process take turns, and Put refuses an item changed
-//     since it was read.
+//   - Stage, MarkFailed, Promote, Discard, RetirePrevious: Items().Get
+//     and, when something changes, one Items().Put (or Items().Create for
+//     a new item); nothing is written when a call repeats one already done.
+//     Writes to one item from this process take turns, and Put refuses an
+//     item changed since it was read.
 //
 // # Errors
 //

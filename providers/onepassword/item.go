@@ -277,12 +277,14 @@ func newID() string {
 //	rotplan/KEY/pending=ROTATION@RFC3339       the rotation that staged the pending value, and when
 //	rotplan/KEY/retire-after=RFC3339           when the previous value's grace ends
 //	rotplan/KEY/rotated-at=RFC3339             the age of a current value rotplan did not write
+//	rotplan/KEY/failed=ROTATION                the pending value of ROTATION failed its checks and is being rolled back
 //
 // rotated-at is written by the first stage of a secret that has no current
 // tag, with the item's updated-at that plan dated the value from until
 // then: staging changes the item, and so does discarding when the rotation
 // rolls back, and the secret must stay as due as it was. Promote replaces
-// it with the current tag.
+// it with the current tag. failed marks the pending value only while the
+// pending tag names the same rotation; discard drops both.
 //
 // KEY is the reference's SECTION/FIELD or FIELD, matched case-insensitively,
 // so one item can hold several secrets.
@@ -293,6 +295,7 @@ const (
 	tagPending     = "pending"
 	tagRetireAfter = "retire-after"
 	tagRotatedAt   = "rotated-at"
+	tagFailed      = "failed"
 )
 
 // stamp is a rotation id with a time.
@@ -307,6 +310,12 @@ type meta struct {
 	pending     *stamp
 	retireAfter time.Time // zero when there is no tag
 	rotatedAt   time.Time // zero when there is no tag
+	failed      string    // the rotation whose pending value failed; "" when there is no tag
+}
+
+// pendingFailed reports whether the pending tag's rotation is marked failed.
+func (m meta) pendingFailed() bool {
+	return m.pending != nil && m.failed == m.pending.rotation
 }
 
 // parseTags reads the tags of key from an item's tags.
@@ -327,6 +336,10 @@ func parseTags(tags []string, key string) (meta, error) {
 			m.retireAfter, err = time.Parse(time.RFC3339, val)
 		case tagRotatedAt:
 			m.rotatedAt, err = time.Parse(time.RFC3339, val)
+		case tagFailed:
+			if m.failed = val; val == "" {
+				err = errors.New("want ROTATION")
+			}
 		default:
 			continue // a later rotplan's tag: leave it be
 		}
@@ -399,7 +412,7 @@ func fromTags(m meta) *providers.StoredSecret {
 		RotatedAt: m.current.at,
 	}
 	if m.pending != nil {
-		st.Pending = &providers.Version{ID: m.pending.rotation, CreatedAt: m.pending.at, Rotation: m.pending.rotation}
+		st.Pending = &providers.Version{ID: m.pending.rotation, CreatedAt: m.pending.at, Rotation: m.pending.rotation, Failed: m.pendingFailed()}
 	}
 	if !m.retireAfter.IsZero() {
 		st.Previous = &providers.Version{RetireAfter: m.retireAfter}
@@ -426,7 +439,7 @@ func fromItem(item *op.Item, f fields, m meta) *providers.StoredSecret {
 	if value(item, f.pending) != "" {
 		st.Pending = &providers.Version{CreatedAt: item.UpdatedAt}
 		if m.pending != nil {
-			st.Pending = &providers.Version{ID: m.pending.rotation, CreatedAt: m.pending.at, Rotation: m.pending.rotation}
+			st.Pending = &providers.Version{ID: m.pending.rotation, CreatedAt: m.pending.at, Rotation: m.pending.rotation, Failed: m.pendingFailed()}
 		}
 	}
 	if value(item, f.previous) != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -153,7 +154,11 @@ func summary(st *providers.StoredSecret) string {
 		parts = append(parts, "rotated "+at(st.RotatedAt))
 	}
 	if p := st.Pending; p != nil {
-		parts = append(parts, "pending "+or(p.Rotation)+" "+at(p.CreatedAt))
+		part := "pending " + or(p.Rotation) + " " + at(p.CreatedAt)
+		if p.Failed {
+			part += " failed"
+		}
+		parts = append(parts, part)
 	}
 	if p := st.Previous; p != nil {
 		parts = append(parts, "previous until "+at(p.RetireAfter))
@@ -435,6 +440,121 @@ func TestFakeDiscard(t *testing.T) {
 	}
 }
 
+// TestFakeMarkFailed: a failed rotation's pending value is marked with one
+// write of its item, plan sees the mark in the item list, promote refuses
+// the value, and discard takes the value and the mark away.
+func TestFakeMarkFailed(t *testing.T) {
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		ref, item string
+		stage     bool   // stage r-2 first; else the fixture has it staged
+		before    string // summary with r-2 pending, before the mark
+		// listOnly: the item's tags record a current value, so Inspect
+		// reads the item list only.
+		listOnly bool
+	}{
+		"rotated by rotplan": {
+			ref: "op://Production/staged/token", item: "staged", listOnly: true,
+			before: "current r-1 " + rfc(rotated) + "; rotated " + rfc(rotated) + "; pending r-2 " + rfc(edited),
+		},
+		"never rotated by rotplan": {
+			ref: "op://Production/legacy/password", item: "legacy", stage: true,
+			before: "current foreign " + rfc(t0) + "; rotated " + rfc(edited) + "; pending r-2 " + rfc(t0),
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.now = t0
+			s := fx.store()
+			ref := secretRef("db", tc.ref)
+			if tc.stage {
+				if _, err := s.Stage(ctx, providers.StageRequest{Secret: ref, Value: sensitive.New(canaryStaged), Rotation: "r-2", Now: t0}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := inspect1(t, s, ref); got != tc.before {
+				t.Fatalf("before the mark: %s\nwant %s", got, tc.before)
+			}
+			pendingValue := read1(t, s, ref, providers.SlotPending)
+			currentValue := read1(t, s, ref, providers.SlotCurrent)
+
+			fx.fake.ResetCalls()
+			if _, err := s.MarkFailed(ctx, providers.MarkFailedRequest{Secret: ref, Rotation: "r-2"}); err != nil {
+				t.Fatal(err)
+			}
+			if c := fx.fake.Calls(); c.GetItem != 1 || c.PutItem != 1 || c.Writes() != 1 {
+				t.Errorf("mark calls = %+v; want 1 get, 1 put", c)
+			}
+			fx.fake.ResetCalls()
+			if got, want := inspect1(t, s, ref), tc.before+" failed"; got != want {
+				t.Errorf("after the mark: %s\nwant %s", got, want)
+			}
+			if c := fx.fake.Calls(); tc.listOnly && (c.ListItems != 1 || c.GetItems != 0 || c.GetItem != 0) {
+				t.Errorf("inspect calls = %+v; want the item list only", c)
+			}
+			if read1(t, s, ref, providers.SlotPending) != pendingValue || read1(t, s, ref, providers.SlotCurrent) != currentValue {
+				t.Error("the mark changed a value")
+			}
+			wantTag := tagPrefix + strings.TrimPrefix(tc.ref[strings.LastIndex(tc.ref, "/"):], "/") + "/" + tagFailed + "=r-2"
+			if !slices.Contains(fx.item(t, tc.item).Tags, wantTag) {
+				t.Errorf("tags %v, want %s", fx.item(t, tc.item).Tags, wantTag)
+			}
+
+			// Promote refuses the failed candidate and writes nothing.
+			fx.fake.ResetCalls()
+			_, err := s.Promote(ctx, providers.PromoteRequest{Secret: ref, Rotation: "r-2", Now: t0, RetireAfter: t0.Add(time.Hour)})
+			if !errors.Is(err, providers.ErrPendingFailed) {
+				t.Errorf("promote: err = %v, want ErrPendingFailed", err)
+			}
+			if err != nil && (strings.Contains(err.Error(), pendingValue) || strings.Contains(err.Error(), currentValue)) {
+				t.Errorf("promote error carries a value")
+			}
+			if c := fx.fake.Calls(); c.Writes() != 0 {
+				t.Errorf("promote calls = %+v; want no write", c)
+			}
+			if read1(t, s, ref, providers.SlotCurrent) != currentValue {
+				t.Error("the refused promote changed the current value")
+			}
+
+			// Discard drops the value and the mark.
+			if _, err := s.Discard(ctx, providers.DiscardRequest{Secret: ref, Rotation: "r-2"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := inspect1(t, s, ref); strings.Contains(got, "pending") {
+				t.Errorf("after discard: %s, want nothing pending", got)
+			}
+			for _, tag := range fx.item(t, tc.item).Tags {
+				if strings.Contains(tag, "/"+tagFailed+"=") || strings.Contains(tag, "/"+tagPending+"=") {
+					t.Errorf("tag %q left after discard", tag)
+				}
+			}
+
+			// The next rotation's pending value is not failed.
+			if _, err := s.Stage(ctx, providers.StageRequest{Secret: ref, Value: sensitive.New(canaryStaged), Rotation: "r-3", Now: t0}); err != nil {
+				t.Fatal(err)
+			}
+			if got := inspect1(t, s, ref); !strings.Contains(got, "pending r-3") || strings.Contains(got, "failed") {
+				t.Errorf("after the next stage: %s", got)
+			}
+		})
+	}
+}
+
+// TestFakeMarkFailedTagNamesPending: a failed tag marks the pending value
+// only when it names the pending tag's rotation.
+func TestFakeMarkFailedTagNamesPending(t *testing.T) {
+	fx := newFixture(t)
+	it := fx.item(t, "staged")
+	it.Tags = append(it.Tags, tagPrefix+"token/"+tagFailed+"=r-1")
+	if _, err := fx.fake.PutItem(context.Background(), it); err != nil {
+		t.Fatal(err)
+	}
+	ref := secretRef("db", "op://Production/staged/token")
+	if got := inspect1(t, fx.store(), ref); strings.Contains(got, "failed") || !strings.Contains(got, "pending r-2") {
+		t.Errorf("got %s, want r-2 pending and not failed", got)
+	}
+}
+
 // TestFakeStageThenDiscardKeepsAge: a secret rotplan never rotated is
 // dated from its item's last change, which staging and discarding are.
 // Stage records that date as the rotated-at tag in the same put, so a
@@ -572,6 +692,11 @@ func TestFakeWritesRunAgain(t *testing.T) {
 		_, err := s.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: jwt})
 		return err
 	}
+	mark := func(s *Store, rotation string) error {
+		_, err := s.MarkFailed(ctx, providers.MarkFailedRequest{Secret: jwt, Rotation: rotation})
+		return err
+	}
+	stageAndMark := func(s *Store) error { _ = stage(s, "r-2", canaryStaged); return mark(s, "r-2") }
 	tests := map[string]struct {
 		setup func(*Store) error
 		do    func(*Store) error
@@ -591,6 +716,13 @@ func TestFakeWritesRunAgain(t *testing.T) {
 		"discard another rotation":          {setup: func(s *Store) error { return stage(s, "r-2", canaryStaged) }, do: func(s *Store) error { return discard(s, "r-3") }, wantErr: ErrPendingConflict},
 		"retire nothing":                    {do: retire},
 		"retire again":                      {setup: func(s *Store) error { _ = stage(s, "r-2", canaryStaged); _ = promote(s, "r-2"); return retire(s) }, do: retire},
+		"mark failed again":                 {setup: stageAndMark, do: func(s *Store) error { return mark(s, "r-2") }},
+		"mark failed nothing pending":       {do: func(s *Store) error { return mark(s, "r-2") }},
+		"mark failed after discard":         {setup: func(s *Store) error { _ = stageAndMark(s); return discard(s, "r-2") }, do: func(s *Store) error { return mark(s, "r-2") }},
+		"mark failed after promote":         {setup: func(s *Store) error { _ = stage(s, "r-2", canaryStaged); return promote(s, "r-2") }, do: func(s *Store) error { return mark(s, "r-2") }},
+		"mark failed another rotation":      {setup: func(s *Store) error { return stage(s, "r-2", canaryStaged) }, do: func(s *Store) error { return mark(s, "r-3") }, wantErr: ErrPendingConflict},
+		"stage again after mark failed":     {setup: stageAndMark, do: func(s *Store) error { return stage(s, "r-2", canaryStaged) }},
+		"promote after mark failed":         {setup: stageAndMark, do: func(s *Store) error { return promote(s, "r-2") }, wantErr: providers.ErrPendingFailed},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -635,6 +767,10 @@ func TestFakeForeignPending(t *testing.T) {
 		},
 		"discard": func() error {
 			_, err := s.Discard(ctx, providers.DiscardRequest{Secret: ref, Rotation: "r-1"})
+			return err
+		},
+		"mark failed": func() error {
+			_, err := s.MarkFailed(ctx, providers.MarkFailedRequest{Secret: ref, Rotation: "r-1"})
 			return err
 		},
 	}

@@ -11,7 +11,10 @@ import (
 	"github.com/rotplan/rotplan/providers"
 )
 
-var _ providers.StoreWriter = (*Store)(nil)
+var (
+	_ providers.StoreWriter   = (*Store)(nil)
+	_ providers.FailureMarker = (*Store)(nil)
+)
 
 // Each write is one read-modify-write of the secret's item: Items().Get,
 // change fields and tags, Items().Put (which 1Password refuses if the item
@@ -28,9 +31,9 @@ var _ providers.StoreWriter = (*Store)(nil)
 // that, and so does a discard, and a rotation that rolls back must leave
 // the secret as due as it was. A secret whose item does not exist gets a
 // new item (a secure note). Staging the same value for the same rotation
-// again, before or after its promote, changes nothing; a pending value of
-// another rotation, one rotplan did not stage, or another value for this
-// rotation fails with ErrPendingConflict.
+// again, before or after its promote, changes nothing (a failed mark stays);
+// a pending value of another rotation, one rotplan did not stage, or
+// another value for this rotation fails with ErrPendingConflict.
 func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*providers.StageResponse, error) {
 	err := s.update(ctx, req.Secret, "stage", true, func(e *edit) (bool, error) {
 		if req.Rotation == "" {
@@ -66,6 +69,7 @@ func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*provide
 			setTag(e.item, e.ref.key(), tagRotatedAt, formatTime(e.item.UpdatedAt))
 		}
 		setTag(e.item, e.ref.key(), tagPending, formatStamp(req.Rotation, req.Now))
+		dropTag(e.item, e.ref.key(), tagFailed) // left by a pending field removed by hand
 		return true, nil
 	})
 	if err != nil {
@@ -80,7 +84,9 @@ func (s *Store) Stage(ctx context.Context, req providers.StageRequest) (*provide
 // of any rotated-at tag stage recorded) and with req.RetireAfter, and drops
 // the pending field. When that rotation is already current it changes
 // nothing. A pending value of another rotation, or one rotplan did not
-// stage, fails with ErrPendingConflict, nothing pending with ErrNoPending.
+// stage, fails with ErrPendingConflict, nothing pending with ErrNoPending,
+// and one marked failed (MarkFailed) with providers.ErrPendingFailed,
+// writing nothing.
 func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*providers.PromoteResponse, error) {
 	err := s.update(ctx, req.Secret, "promote", false, func(e *edit) (bool, error) {
 		if req.Rotation == "" {
@@ -89,6 +95,8 @@ func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*pro
 		item, f, key := e.item, e.f, e.ref.key()
 		pending := value(item, f.pending)
 		switch {
+		case pending != "" && e.m.pending != nil && e.m.pending.rotation == req.Rotation && e.m.pendingFailed():
+			return false, fmt.Errorf("rotation %s: %w; discard it", req.Rotation, providers.ErrPendingFailed)
 		case pending != "" && e.m.pending != nil && e.m.pending.rotation == req.Rotation:
 		case e.m.current != nil && e.m.current.rotation == req.Rotation && value(item, f.current) != "":
 			return false, nil // promoted before
@@ -125,8 +133,9 @@ func (s *Store) Promote(ctx context.Context, req providers.PromoteRequest) (*pro
 	return &providers.PromoteResponse{}, nil
 }
 
-// Discard drops the pending field of rotation req.Rotation and its tag; a
-// rotated-at tag stage recorded stays, so the secret is as due as before
+// Discard drops the pending field of rotation req.Rotation and its tags
+// (pending, and failed when MarkFailed set it); a rotated-at tag stage
+// recorded stays, so the secret is as due as before
 // the stage. Nothing pending is a no-op, so a crashed rollback can run
 // again; a pending value of another rotation, or one rotplan did not stage,
 // is left alone and fails with ErrPendingConflict.
@@ -138,11 +147,15 @@ func (s *Store) Discard(ctx context.Context, req providers.DiscardRequest) (*pro
 		p := e.m.pending
 		switch {
 		case value(e.item, e.f.pending) == "":
+			// The field went (by hand); its tags go too.
+			changed := false
 			if p != nil && p.rotation == req.Rotation {
-				// The field went (by hand); its tag goes too.
-				return dropTag(e.item, e.ref.key(), tagPending), nil
+				changed = dropTag(e.item, e.ref.key(), tagPending)
 			}
-			return false, nil
+			if e.m.failed == req.Rotation {
+				changed = dropTag(e.item, e.ref.key(), tagFailed) || changed
+			}
+			return changed, nil
 		case p == nil:
 			return false, fmt.Errorf("rotation %s: the field %q holds a value that rotplan did not stage; it is left alone: %w", req.Rotation, e.ref.field+pendingSuffix, ErrPendingConflict)
 		case p.rotation != req.Rotation:
@@ -150,12 +163,45 @@ func (s *Store) Discard(ctx context.Context, req providers.DiscardRequest) (*pro
 		}
 		removeField(e.item, e.item.Fields[e.f.pending].ID)
 		dropTag(e.item, e.ref.key(), tagPending)
+		dropTag(e.item, e.ref.key(), tagFailed)
 		return true, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &providers.DiscardResponse{}, nil
+}
+
+// MarkFailed tags the item with rotplan/KEY/failed=ROTATION, in the same
+// read-modify-write as every write (Items().Get, one Items().Put): the tag
+// comes back in Items().List, so Inspect reports Pending.Failed with no
+// extra call. Promote then refuses the pending value and Discard drops it
+// with the tag. Marking it again, or nothing pending (discarded already),
+// changes nothing; a pending value of another rotation, or one rotplan did
+// not stage, is left alone and fails with ErrPendingConflict.
+func (s *Store) MarkFailed(ctx context.Context, req providers.MarkFailedRequest) (*providers.MarkFailedResponse, error) {
+	err := s.update(ctx, req.Secret, "mark failed", false, func(e *edit) (bool, error) {
+		if req.Rotation == "" {
+			return false, errors.New("a rotation id is required")
+		}
+		p := e.m.pending
+		switch {
+		case value(e.item, e.f.pending) == "":
+			return false, nil
+		case p == nil:
+			return false, fmt.Errorf("rotation %s: the field %q holds a value that rotplan did not stage; it is left alone: %w", req.Rotation, e.ref.field+pendingSuffix, ErrPendingConflict)
+		case p.rotation != req.Rotation:
+			return false, fmt.Errorf("rotation %s: the pending value belongs to rotation %s; it is left alone: %w", req.Rotation, p.rotation, ErrPendingConflict)
+		case e.m.failed == req.Rotation:
+			return false, nil // marked before
+		}
+		setTag(e.item, e.ref.key(), tagFailed, req.Rotation)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.MarkFailedResponse{}, nil
 }
 
 // RetirePrevious drops the field FIELD-previous and its retire-after tag;

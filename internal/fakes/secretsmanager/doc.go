@@ -23,7 +23,25 @@
 //     SecretVersionsToStages, and leaves out secrets scheduled for deletion
 //     unless IncludePlannedDeletion is set;
 //   - a secret scheduled for deletion can be described and restored, and
-//     nothing else.
+//     nothing else;
+//   - TagResource adds tags to the secret, not to a version; keys are 1 to
+//     128 characters and do not start with "aws:", values at most 256, and a
+//     secret holds at most 50 tags (API_TagResource, API_Tag). A key already
+//     there gets the new value (the reference says only that the tags are
+//     appended to the list). Values must also keep to the characters the
+//     reference calls generally allowed (letters, digits, spaces and
+//     _.:/=+-@), which is stricter than AWS: rotplan's tags should pass
+//     other services' checks too;
+//   - UntagResource removes the keys named; a key that is not attached is
+//     no error and leaves the secret's metadata unchanged (API_UntagResource);
+//   - LastChangedDate moves on any change to the secret, tags included
+//     ("the last date and time that this secret was modified in any way",
+//     API_DescribeSecret).
+//
+// The references are AWS Secrets Manager's API Reference,
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/, pages
+// API_TagResource.html, API_UntagResource.html, API_Tag.html and
+// API_DescribeSecret.html.
 //
 // It implements ListSecrets, DescribeSecret, GetSecretValue,
 // BatchGetSecretValue (by SecretIdList), PutSecretValue,

@@ -592,7 +592,10 @@ func (s *Server) untagResource(body []byte) (any, *apiError) {
 			out = append(out, t)
 		}
 	}
+	if len(out) != len(sec.tags) {
+		// A key that is not attached is no error and changes nothing.
+		sec.lastChanged = s.now()
+	}
 	sec.tags = out
-	sec.lastChanged = s.now()
 	return map[string]any{}, nil
 }

@@ -216,3 +216,95 @@ func TestFakeFailNextAndUnsigned(t *testing.T) {
 		t.Errorf("unsigned request: %s", resp.Status)
 	}
 }
+
+// TestFakeTags pins the tagging rules of the API reference that the store
+// relies on (see the package doc).
+func TestFakeTags(t *testing.T) {
+	f := New(t)
+	now := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.SetClock(func() time.Time { return now })
+	f.Seed(Secret{Name: "s", Current: "v", Tags: map[string]string{"team": "a"}})
+	c := client(f)
+	ctx := t.Context()
+	changed := func() time.Time {
+		t.Helper()
+		out, err := c.DescribeSecret(ctx, &sm.DescribeSecretInput{SecretId: aws.String("s")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToTime(out.LastChangedDate)
+	}
+	tag := func(tags ...types.Tag) error {
+		_, err := c.TagResource(ctx, &sm.TagResourceInput{SecretId: aws.String("s"), Tags: tags})
+		return err
+	}
+	untag := func(keys ...string) error {
+		_, err := c.UntagResource(ctx, &sm.UntagResourceInput{SecretId: aws.String("s"), TagKeys: keys})
+		return err
+	}
+	kv := func(k, v string) types.Tag { return types.Tag{Key: aws.String(k), Value: aws.String(v)} }
+
+	// Tagging adds a key, replaces a value, and is a change to the secret.
+	now = now.Add(time.Hour)
+	if err := tag(kv("rotplan:failed", "r-1"), kv("team", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Tags("s"); got["rotplan:failed"] != "r-1" || got["team"] != "b" || len(got) != 2 {
+		t.Errorf("tags %v", got)
+	}
+	if !changed().Equal(now) {
+		t.Errorf("TagResource did not move LastChangedDate")
+	}
+
+	// Untagging a key that is not there is no error and changes nothing.
+	tagged := now
+	now = now.Add(time.Hour)
+	if err := untag("absent"); err != nil {
+		t.Errorf("untag a key that is not attached: %v", err)
+	}
+	if !changed().Equal(tagged) || len(f.Tags("s")) != 2 {
+		t.Errorf("untagging a key that is not attached changed the secret")
+	}
+	if err := untag("rotplan:failed", "absent"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Tags("s"); len(got) != 1 || got["team"] != "b" {
+		t.Errorf("after untag: %v", got)
+	}
+	if !changed().Equal(now) {
+		t.Errorf("UntagResource of a key that was there did not move LastChangedDate")
+	}
+
+	// Refused: a reserved key, an empty or too long key, more than 50 tags.
+	for name, tags := range map[string][]types.Tag{
+		"aws: key":   {kv("aws:x", "v")},
+		"empty key":  {kv("", "v")},
+		"long key":   {kv(strings.Repeat("k", 129), "v")},
+		"long value": {kv("k", strings.Repeat("v", 257))},
+		"51 tags": func() []types.Tag {
+			var tags []types.Tag
+			for i := range 50 {
+				tags = append(tags, kv(fmt.Sprintf("k%02d", i), "v"))
+			}
+			return tags
+		}(),
+	} {
+		if err := tag(tags...); code(err) != errInvalidParameter {
+			t.Errorf("%s: %v, want %s", name, err, errInvalidParameter)
+		}
+	}
+	if got := f.Tags("s"); len(got) != 1 {
+		t.Errorf("a refused TagResource changed the tags: %v", got)
+	}
+
+	// A secret scheduled for deletion takes no tags.
+	if _, err := c.DeleteSecret(ctx, &sm.DeleteSecretInput{SecretId: aws.String("s")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tag(kv("k", "v")); code(err) != errInvalidRequest {
+		t.Errorf("tag a deleted secret: %v", err)
+	}
+	if err := untag("team"); code(err) != errInvalidRequest {
+		t.Errorf("untag a deleted secret: %v", err)
+	}
+}
