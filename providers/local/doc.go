@@ -11,9 +11,10 @@
 // run again after a crash: staging or promoting a rotation a second time,
 // or discarding or retiring what is already gone, changes nothing, while a
 // pending value of another rotation is never promoted or discarded. It
-// refuses to read a file that users other than its owner can access, and no
-// error it returns carries a value.
+// refuses to read a file that users other than its owner can access, removes
+// the temporary files a crashed writer left beside one before it changes it,
+// and no error it returns carries a value.
 //
-// This package imports providers, config and internal/sensitive of rotplan,
-// and nothing else of it.
+// This package imports providers, config, internal/atomicfile and
+// internal/sensitive of rotplan, and nothing else of it.
 package local
