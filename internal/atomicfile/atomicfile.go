@@ -122,10 +122,10 @@ func createTemp(dir, base string) (*os.File, error) {
 	}
 }
 
-// RemoveStale removes the temporary files that writers of path which are
-// gone left behind: those in path's directory (after following a symbolic
-// link at path, as Write does) named for path's base name, whose writer's
-// pid no process has now, or that are older than staleAfter. A temporary
+// RemoveStale removes the temporary files that killed writers of path left
+// behind: those in path's directory (after following a symbolic link at
+// path, as Write does) named for path's base name, whose writer's pid no
+// process has now, or that are older than staleAfter. A temporary
 // file of a running writer younger than that is kept: another process may
 // be writing it. Where a process cannot be looked up by pid (Windows), age
 // is the only rule.
