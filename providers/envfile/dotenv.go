@@ -190,8 +190,9 @@ func skipEOL(src []byte, i, line int) (int, int) {
 // (everywhere it is assigned, keeping an "export " prefix and a trailing
 // comment; appended at the end, sorted, when absent), each key of unsets
 // loses its lines, and every other line, comment and the order stay as they
-// were. The file is created if missing, replaced atomically, and always
-// ends up with mode 0600, whatever its mode was.
+// were. The file is replaced atomically and keeps its owner, group and
+// mode; a missing file is created with mode 0600. When the owner cannot be
+// kept, the file is left as it was and the error says so.
 func Write(path string, sets map[string]sensitive.Value, unsets []string) error {
 	fail := func(err error) error { return fmt.Errorf("env_file %s: %w", path, err) }
 	drop := make(map[string]bool, len(unsets))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/sensitive"
 )
 
@@ -126,7 +127,7 @@ REDIS_URL="redis://cache:6379"
 			if string(got) != tc.want {
 				t.Fatalf("got:\n%s\nwant:\n%s", got, tc.want)
 			}
-			assertPrivate(t, path)
+			assertMode(t, path, 0o600) // new, or 0600 before
 			assertNoTemp(t, dir)
 
 			// What was written reads back as what was set.
@@ -190,15 +191,20 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 }
 
+// A file keeps its mode: the application that reads it may be another
+// user. Only a new file gets 0600.
 func TestWriteMode(t *testing.T) {
 	tests := map[string]struct {
-		mode    os.FileMode
+		mode    os.FileMode // 0: no file before
 		symlink bool
+		want    os.FileMode
 	}{
-		"private":         {mode: 0o600},
-		"world_readable":  {mode: 0o644},
-		"group_writable":  {mode: 0o660},
-		"through_symlink": {mode: 0o644, symlink: true},
+		"new":             {want: 0o600},
+		"private":         {mode: 0o600, want: 0o600},
+		"group_readable":  {mode: 0o640, want: 0o640},
+		"world_readable":  {mode: 0o644, want: 0o644},
+		"group_writable":  {mode: 0o660, want: 0o660},
+		"through_symlink": {mode: 0o640, symlink: true, want: 0o640},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -211,16 +217,18 @@ func TestWriteMode(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := os.WriteFile(real, []byte("A=1\n"), tc.mode); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(real, tc.mode); err != nil {
-				t.Fatal(err)
+			if tc.mode != 0 {
+				if err := os.WriteFile(real, []byte("A=1\n"), tc.mode); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(real, tc.mode); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if err := Write(path, values("A", "2"), nil); err != nil {
 				t.Fatal(err)
 			}
-			assertPrivate(t, real)
+			assertMode(t, real, tc.want)
 			assertNoTemp(t, dir)
 			if tc.symlink {
 				if fi, err := os.Lstat(path); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
@@ -281,17 +289,18 @@ func TestWriteRefuses(t *testing.T) {
 	}
 }
 
-func assertPrivate(t *testing.T, path string) {
+func assertMode(t *testing.T, path string, want os.FileMode) {
 	t.Helper()
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s has mode %04o, want 0600", path, fi.Mode().Perm())
+	if fi.Mode().Perm() != want {
+		t.Errorf("%s has mode %04o, want %04o", path, fi.Mode().Perm(), want)
 	}
 }
 
+// assertNoTemp fails if a temporary file was left in dir.
 func assertNoTemp(t *testing.T, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -299,7 +308,7 @@ func assertNoTemp(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp-") {
+		if strings.HasSuffix(e.Name(), atomicfile.TempSuffix) {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
 )
@@ -18,8 +19,9 @@ var _ providers.TargetWriter = (*Target)(nil)
 // has a previous_key and the item a Previous that differs from Value,
 // Previous under previous_key, so a dual-key consumer accepts both until
 // Retire. Without a Previous (a first creation) previous_key is left as it
-// is. Each file is read once and written at most once, atomically with mode
-// 0600; an item whose file already holds exactly that is Skipped.
+// is. Each file is read once and written at most once, atomically, keeping
+// its owner, group and mode (see Write); an item whose file already holds
+// exactly that is Skipped.
 func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
 	return t.write(ctx, req.Items, func(item providers.WriteItem, key, previousKey string, _ held) ([]edit, error) {
 		if item.Value.IsEmpty() {
@@ -154,6 +156,10 @@ type wantFunc func(item providers.WriteItem, key, previousKey string, h held) ([
 // edits of all its items. Items that ask for different things under one key
 // fail and none of their edits are made. Once ctx is done, the items of the
 // files not yet written fail with its error.
+//
+// Under each file's lock, before reading it, it removes the temporary files
+// a crashed writer of that file left (atomicfile.RemoveStale): they may hold
+// values in clear text. When that fails, the file's items fail unwritten.
 func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wantFunc) (*providers.WriteResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -186,6 +192,13 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 		if err := ctx.Err(); err != nil {
 			for _, l := range group {
 				itemErr(l.index, fmt.Errorf("%s: not written: %w", path, err))
+			}
+			continue
+		}
+		if _, err := atomicfile.RemoveStale(path); err != nil {
+			err = fmt.Errorf("env_file %s: %w", path, err)
+			for _, l := range group {
+				resp.Results[l.index].Err = err
 			}
 			continue
 		}

@@ -348,6 +348,9 @@ func TestWriteCalls(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(dir, file), []byte(content), 0o644); err != nil {
 					t.Fatal(err)
 				}
+				if err := os.Chmod(filepath.Join(dir, file), 0o644); err != nil { // whatever the umask
+					t.Fatal(err)
+				}
 			}
 			writes := countWrites(t, dir)
 			tgt, err := New(providers.Settings{Dir: dir})
@@ -377,7 +380,12 @@ func TestWriteCalls(t *testing.T) {
 				}
 			}
 			for file := range tc.writes {
-				assertPrivate(t, filepath.Join(dir, file))
+				// A file keeps its mode; a new one is its user's alone.
+				want := os.FileMode(0o600)
+				if _, existed := tc.before[file]; existed {
+					want = 0o644
+				}
+				assertMode(t, filepath.Join(dir, file), want)
 			}
 			assertNoTemp(t, dir)
 		})

@@ -27,7 +27,8 @@ const (
 )
 
 // waitDelay is how long a command's standard error may stay open after the
-// command exits or is killed: a child it left running may hold it.
+// command exits or is killed: a child it left running, or one that left its
+// process group, may hold it.
 const waitDelay = 5 * time.Second
 
 // minScrub is the shortest text scrubbed from output: shorter ones would
@@ -107,6 +108,7 @@ func (r runner) run(ctx context.Context, c *command, value sensitive.Value) erro
 
 	cmd := osexec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
 	cmd.Dir = r.dir
+	ownProcessGroup(cmd)
 	cmd.WaitDelay = waitDelay
 	if c.valueEnv != "" {
 		if bytes.IndexByte(value.Bytes(), 0) >= 0 {

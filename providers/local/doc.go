@@ -17,9 +17,10 @@
 // time, or discarding or retiring what is already gone, changes nothing,
 // while a pending value of another rotation is never marked, promoted or
 // discarded, and one marked failed is never promoted. It refuses to read a
-// file that users other than its owner can access, and no error it returns
-// carries a value.
+// file that users other than its owner can access, removes the temporary
+// files a crashed writer left beside one before it changes it, and no error
+// it returns carries a value.
 //
-// This package imports providers, config and internal/sensitive of rotplan,
-// and nothing else of it.
+// This package imports providers, config, internal/atomicfile and
+// internal/sensitive of rotplan, and nothing else of it.
 package local

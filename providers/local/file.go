@@ -53,7 +53,9 @@ func (f *File) Path() string { return f.path }
 // Update runs fn on the store file at path while holding an exclusive lock
 // on path+".lock", and saves the file if fn changed it and returned nil. Two
 // processes updating one file take turns, so neither loses the other's
-// write.
+// write. Under the lock, before reading the file, it removes the temporary
+// files a crashed writer of it left (atomicfile.RemoveStale), since they
+// hold values in clear text; when it cannot, it fails before fn runs.
 func Update(path string, fn func(*File) error) error {
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		path = real
@@ -63,6 +65,9 @@ func Update(path string, fn func(*File) error) error {
 		return fmt.Errorf("local store %s: lock: %w", path, err)
 	}
 	defer unlock()
+	if _, err := atomicfile.RemoveStale(path); err != nil {
+		return fmt.Errorf("local store %s: %w", path, err)
+	}
 	f, err := Open(path)
 	if err != nil {
 		return err
@@ -198,9 +203,11 @@ func (f *File) RetirePrevious(name string) error {
 	return nil
 }
 
-// Save writes the file atomically with mode 0600: a temporary file in the
-// same directory, synced, renamed over the target, then the directory
-// synced. A reader sees the old file or the new one, never part of either.
+// Save writes the file atomically: a temporary file in the same directory,
+// synced, renamed over the target, then the directory synced. A reader sees
+// the old file or the new one, never part of either. The file keeps its
+// owner and mode (Open refused it unless only its owner can access it); a
+// new file gets mode 0600.
 func (f *File) Save() error {
 	f.doc.FormatVersion = formatVersion
 	b, err := json.MarshalIndent(&f.doc, "", "  ")

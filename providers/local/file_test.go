@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
 )
@@ -327,7 +328,7 @@ func assertNoTemp(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".tmp-") {
+		if strings.HasSuffix(e.Name(), atomicfile.TempSuffix) {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
 	}
