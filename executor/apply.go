@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,405 +22,250 @@ import (
 // DefaultParallelism is how many secrets apply works on at once.
 const DefaultParallelism = 4
 
-// ErrNoOperatorValue means a manual secret's new value was not supplied.
-var ErrNoOperatorValue = errors.New("a person must supply the new value: pass -value-file secret.NAME=PATH, or run apply on a terminal to be asked")
+// DefaultStopTimeout is how long, after the first interrupt, the changes
+// in flight may take to finish before their calls are cancelled and they
+// roll back; a rollback gets as long again.
+const DefaultStopTimeout = 2 * time.Minute
 
-// Applier carries out a plan: the rotation protocol for each secret, in
-// dependency order, journaled in state before and after every step.
+// errInterruptedBefore skips what had not started when apply was
+// interrupted.
+var errInterruptedBefore = errors.New("apply was interrupted before it started")
+
+// Applier carries out a plan: each change moves through its lifecycle (see
+// State), in dependency order, journaled in state as it goes.
 type Applier struct {
 	Registry    *providers.Registry
 	Logger      hclog.Logger
 	Parallelism int
-	// Now reads the clock; nil means time.Now.
+	// StopTimeout bounds the work in flight after the first interrupt;
+	// zero means DefaultStopTimeout.
+	StopTimeout time.Duration
+	// Now stamps what stores record (rotated-at, retire-after); nil means
+	// time.Now. The audit log and events always have the real time.
 	Now func() time.Time
 	// Events receives progress; calls are serialised.
 	Events func(Event)
-	// Operator names who runs the apply, for the audit log.
-	Operator string
+	// Operator answers apply's questions; nil means nobody can be asked,
+	// so manual values and revocations wait.
+	Operator Operator
+	// Who names the person or job running the apply, for the audit log.
+	Who string
 
 	// Lock is the held state lock; State is the state read under it.
 	Lock  *state.Lock
 	State *state.State
 	Audit *state.Audit
 
-	// OperatorValue supplies a manual secret's new value, or returns
-	// ErrNoOperatorValue.
-	OperatorValue func(ctx context.Context, s *config.Secret) (sensitive.Value, error)
-	// ConfirmOperator asks the person running apply to confirm a step only
-	// they can do (revoking a key in a vendor's console) and reports
-	// whether they did; nil means nobody can be asked.
-	ConfirmOperator func(ctx context.Context, s *config.Secret, instructions string) bool
-	// AfterStep, when set, is called after each step is journaled as begun
-	// and as done; tests use it to kill the process at every point.
+	// AfterStep, when set, is called once each step has begun and once it
+	// is done (journaled); tests use it to kill the process at every point.
 	AfterStep func(secret string, step state.Step, done bool)
 
-	mu sync.Mutex // guards State, Lock writes, Events and candidates
+	mu sync.Mutex // guards State, Lock writes, Events, candidates and seen
 	// candidates are the values staged in this apply and not promoted yet,
 	// by secret: what is made from them reads these, not the stores'
 	// current values.
 	candidates map[string]sensitive.Value
+	// seen is every value this apply handled, for redact.
+	seen []sensitive.Value
 }
 
-func (a *Applier) setCandidate(name string, v sensitive.Value) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.candidates == nil {
-		a.candidates = map[string]sensitive.Value{}
-	}
-	if v.IsEmpty() {
-		delete(a.candidates, name)
-		return
-	}
-	a.candidates[name] = v
-}
-
-func (a *Applier) candidate(name string) (sensitive.Value, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	v, ok := a.candidates[name]
-	return v, ok
-}
-
-// Apply runs every change of the plan that has an action. Secrets go in
-// dependency levels: a level's secrets move through the protocol together,
-// so each target type gets one call per phase for all of them (one update,
-// and one restart, per Fly app rather than one per secret), and a level
-// starts once the one before it has passed its checks. Promotes come last,
-// see promote. A secret whose upstream failed is skipped; unrelated secrets
-// go on.
+// Apply carries out every change of the plan that has an action, and
+// returns the tally. ctx is cancelled by the first interrupt: from then on
+// nothing new starts, and what is in flight finishes, or rolls back, within
+// StopTimeout (see operations).
+//
+// The operator's questions come first. Then the changes go in dependency
+// levels: a level's changes move through the protocol together, so each
+// target type gets one call per step for all of them (one update, and one
+// restart, per Fly app rather than one per secret). A rotation is promoted
+// once everything made from its value has passed its checks; if any of
+// that fails, they roll back together. A change whose upstream failed is
+// skipped; unrelated ones go on.
 func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planner.Plan) Result {
-	var changes []*planner.Change
-	planned := map[string]bool{}
-	for _, c := range plan.Changes {
-		if c.Action != planner.NoOp && c.Status != planner.StatusError {
-			changes = append(changes, c)
-			planned[c.Secret] = true
-		}
-	}
-	a.sweep(ctx, inv, planned)
+	ops, stopOps := a.operations(ctx)
+	defer stopOps()
 
-	outcomes := map[string]Outcome{}
-	var result Result
-	var all []*work
-	for _, level := range levels(inv, changes, planned) {
-		var ws []*work
-		for _, c := range level {
-			s := inv.Secret(c.Secret)
-			if up := failedUpstream(s, planned, outcomes); up != "" {
-				a.emit(Event{Kind: EventSecretSkipped, Secret: c.Address, Action: c.Action, Message: "upstream failed: secret." + up})
-				outcomes[c.Secret] = OutcomeSkipped
-				all = append(all, &work{a: a, inv: inv, secret: s, change: c, settled: true, outcome: OutcomeSkipped})
-				continue
+	works := a.works(inv, plan)
+	a.sweep(ops, inv, works)
+	if err := a.ask(ctx, works); err != nil {
+		for _, w := range works {
+			_ = w.advance(StateSkipped, errInterruptedBefore)
+		}
+		return tally(works, true)
+	}
+
+	g := newGraph(works)
+	for _, level := range g.levels() {
+		var ready []*work
+		for _, w := range level {
+			switch up := g.failedUpstream(w); {
+			case ctx.Err() != nil:
+				_ = w.advance(StateSkipped, errInterruptedBefore)
+			case up != nil:
+				_ = w.advance(StateSkipped, fmt.Errorf("upstream failed: %s (%s)", up.secret.Address(), up.state))
+			default:
+				ready = append(ready, w)
 			}
-			ws = append(ws, &work{a: a, inv: inv, secret: s, change: c})
 		}
-		a.runLevel(ctx, ws)
-		for _, w := range ws {
-			// A rotation that passed its checks waits for its promote
-			// (below), and counts as done for the levels after it.
-			outcomes[w.secret.Name] = w.outcome
-		}
-		all = append(all, ws...)
+		a.runLevel(ctx, ops, ready)
+		a.settle(ctx, ops, g)
 	}
-	a.promote(ctx, all)
-	for _, w := range all {
-		result.add(w.change.Action, w.outcome)
-	}
-	return result
+	return tally(works, ctx.Err() != nil)
 }
 
-// promote ends the rotations that passed their checks. A value something
-// else is made from (a password inside a DSN) is promoted only if what is
-// made from it passed too; otherwise it rolls back with it, so consumers
-// never hold a derived value made from a password that was undone.
-func (a *Applier) promote(ctx context.Context, ws []*work) {
-	byName := make(map[string]*work, len(ws))
-	for _, w := range ws {
-		byName[w.secret.Name] = w
-	}
-	for _, f := range ws {
-		if !f.rotating() || f.live() {
-			continue // not a rotation, or one that passed
-		}
-		// f did not finish: undo every passed rotation it is made from.
-		stack := append([]string(nil), f.secret.Derives...)
-		for len(stack) > 0 {
-			name := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			src := byName[name]
-			if src == nil || !src.live() || !src.rotating() {
-				continue
-			}
-			src.cause = fmt.Errorf("%s, made from this value, did not finish", f.secret.Address())
-			stack = append(stack, src.secret.Derives...)
-		}
-	}
-	a.rollback(ctx, filter(ws, func(w *work) bool { return !w.settled && w.cause != nil }))
-	a.each(filter(ws, func(w *work) bool { return w.live() && w.rotating() }), func(w *work) {
-		if err := w.step(state.StepPromote, func() error {
-			now := w.a.now()
-			_, err := w.store.Promote(ctx, providers.PromoteRequest{Secret: w.ref, Rotation: w.j.ID, Now: now, RetireAfter: now.Add(w.secret.Grace)})
-			return err
-		}); err != nil {
-			w.settle(OutcomeFailed, fmt.Errorf("promote in store %s: %w", w.secret.Store.Type, err))
+// operations returns the context provider calls run under. The first
+// interrupt (ctx done) does not cancel it: it says so, and StopTimeout
+// later cancels the calls still running, whose rotations then roll back.
+// A second interrupt is the caller's to handle: it exits at once and the
+// journal lets the next apply resume.
+func (a *Applier) operations(ctx context.Context) (context.Context, context.CancelFunc) {
+	ops, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ops.Done():
 			return
+		case <-ctx.Done():
 		}
-		w.finish("done")
-		w.settle(OutcomeDone, nil)
-	})
+		a.emit(Event{Kind: EventInterrupted, Message: fmt.Sprintf("interrupted: starting nothing new; what is in flight finishes, or rolls back, within %s. Interrupt again to stop at once: the next apply resumes from the journal.", a.stopTimeout())})
+		t := time.NewTimer(a.stopTimeout())
+		defer t.Stop()
+		select {
+		case <-ops.Done():
+		case <-t.C:
+			cancel()
+		}
+	}()
+	return ops, cancel
 }
 
-// levels groups changes by dependency depth among the planned secrets. The
-// plan lists changes in dependency order, so one pass suffices.
-func levels(inv *config.Inventory, changes []*planner.Change, planned map[string]bool) [][]*planner.Change {
-	depth := map[string]int{}
-	var out [][]*planner.Change
-	for _, c := range changes {
-		d := 0
-		for _, need := range inv.Secret(c.Secret).Needs() {
-			if planned[need] && depth[need]+1 > d {
-				d = depth[need] + 1
-			}
+// works makes one work per change with an action, in plan order. A
+// rotation that retires its previous value first gets a retire work just
+// before it.
+func (a *Applier) works(inv *config.Inventory, plan *planner.Plan) []*work {
+	var out []*work
+	for _, c := range plan.Changes {
+		if c.Action == planner.NoOp || c.Status == planner.StatusError {
+			continue
 		}
-		depth[c.Secret] = d
-		for len(out) <= d {
-			out = append(out, nil)
+		s := inv.Secret(c.Secret)
+		w := a.newWork(inv, s, c, kindOf(c.Action))
+		if c.RetireFirst {
+			retire := a.newWork(inv, s, c, kindRetire)
+			w.first = retire
+			out = append(out, retire)
 		}
-		out[d] = append(out[d], c)
+		out = append(out, w)
 	}
 	return out
 }
 
-// failedUpstream names a secret this one needs whose change did not finish.
-func failedUpstream(s *config.Secret, planned map[string]bool, outcomes map[string]Outcome) string {
-	for _, need := range s.Needs() {
-		if planned[need] && outcomes[need] != OutcomeDone {
-			return need
-		}
-	}
-	return ""
-}
+// runLevel carries a level's changes through the protocol step by step.
+// Each step that writes to targets makes one call per target type for the
+// whole level; the others run per secret, -parallelism at a time. Calls
+// run under ops; ctx only says whether apply was interrupted.
+func (a *Applier) runLevel(ctx, ops context.Context, ws []*work) {
+	// Retires first: a rotation takes the previous slot only once the value
+	// in it is retired.
+	a.retire(ops, filter(ws, func(w *work) bool { return w.kind == kindRetire }))
 
-// runLevel carries a level's changes through the protocol phase by phase.
-// Each phase that writes to targets makes one call per target type for the
-// whole level; the others run per secret, -parallelism at a time.
-func (a *Applier) runLevel(ctx context.Context, ws []*work) {
-	a.each(ws, func(w *work) { w.prepare(ctx) })
-
-	// set, then deliver: rotations and syncs.
-	for _, phase := range []struct {
-		step          state.Step
-		authenticates bool
-	}{{state.StepSet, true}, {state.StepDeliver, false}} {
-		batch := filter(ws, func(w *work) bool {
-			return w.live() && w.change.Action != planner.Retire && w.hasTargets(phase.authenticates)
-		})
-		errs := a.batchStep(batch, phase.step, func(batch []*work) map[*work]error {
-			return a.writeBatch(ctx, batch, phase.authenticates, deliverOp)
-		})
-		for w, err := range errs {
-			w.failed(err)
+	a.each(filter(ws, func(w *work) bool { return w.kind != kindRetire }), func(w *work) {
+		if ctx.Err() != nil && w.state == StatePlanned {
+			_ = w.advance(StateSkipped, errInterruptedBefore)
+			return
 		}
-	}
-
-	// retire: previous values leave targets (copies first), then stores.
-	retiring := filter(ws, func(w *work) bool { return w.live() && w.change.Action == planner.Retire })
-	errs := a.batchStep(retiring, state.StepRetire, func(batch []*work) map[*work]error {
-		errs := map[*work]error{}
-		withPrevious := filter(batch, func(w *work) bool { return !w.other.IsEmpty() })
-		for _, authenticates := range []bool{false, true} {
-			for w, err := range a.writeBatch(ctx, without(withPrevious, errs), authenticates, retireOp) {
-				errs[w] = err
-			}
-		}
-		for _, w := range without(batch, errs) {
-			if _, err := w.store.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: w.ref}); err != nil {
-				errs[w] = fmt.Errorf("retire in store %s: %w", w.secret.Store.Type, err)
-			}
-		}
-		return errs
+		w.prepare(ops)
 	})
-	for w, err := range errs {
-		w.failed(err)
+
+	// set, then deliver: rotations staged (or resumed before these steps)
+	// and syncs.
+	writing := func(w *work) bool {
+		return w.kind == kindRotation && (w.state == StateStaged || w.state == StateSet) ||
+			w.kind == kindSync && (w.state == StatePlanned || w.state == StateSet)
 	}
+	set := filter(ws, func(w *work) bool {
+		return writing(w) && w.state != StateSet && w.hasTargets(authenticating)
+	})
+	a.batch(set, state.StepSet, StateSet, func(ws []*work) map[*work]error {
+		return a.writeTargets(ops, ws, authenticating, deliverOp)
+	})
+	deliver := filter(ws, func(w *work) bool { return writing(w) && w.hasTargets(holdingCopies) })
+	a.batch(deliver, state.StepDeliver, StateDelivered, func(ws []*work) map[*work]error {
+		return a.writeTargets(ops, ws, holdingCopies, deliverOp)
+	})
 
 	// verify: every rotation, and syncs that have checks.
 	a.each(filter(ws, func(w *work) bool {
-		return w.live() && (w.rotating() || w.change.Action == planner.Sync && len(w.secret.Verify) > 0)
+		switch w.kind {
+		case kindRotation:
+			return w.state == StateStaged || w.state == StateSet || w.state == StateDelivered
+		case kindSync:
+			return !terminal(w.state) && len(w.secret.Verify) > 0
+		}
+		return false
 	}), func(w *work) {
-		if err := w.step(state.StepVerify, func() error { return w.verify(ctx, w.value) }); err != nil {
-			w.failed(err)
+		w.begin(state.StepVerify)
+		if err := w.verify(ops, w.value); err != nil {
+			w.fail(state.StepVerify, err)
+			return
+		}
+		if err := w.advance(StateVerified, nil); err != nil {
+			w.fail(state.StepVerify, err)
 		}
 	})
 
-	a.rollback(ctx, filter(ws, func(w *work) bool { return !w.settled && w.cause != nil }))
-
-	// Syncs and retires are done; rotations that passed wait for promote.
-	a.each(filter(ws, func(w *work) bool { return w.live() && !w.rotating() }), func(w *work) {
-		if w.change.Action == planner.Retire {
-			w.revokeChecklist(ctx)
-		}
-		w.finish("done")
-		w.settle(OutcomeDone, nil)
-	})
-}
-
-// rollback returns every target of the given rotations to the old value,
-// copies first and then the systems that check logins, and discards the
-// candidates; the stores' current values were never touched.
-func (a *Applier) rollback(ctx context.Context, ws []*work) {
-	for _, w := range ws {
-		a.mu.Lock() // the entry is marshalled with the others under this lock
-		w.j.RollingBack, w.j.Error = true, w.cause.Error()
-		a.mu.Unlock()
-	}
-	errs := a.batchStep(ws, state.StepRollback, func(batch []*work) map[*work]error {
-		errs := map[*work]error{}
-		// A failed first rotation has no old value to go back to; the
-		// targets still drop the candidate, each as it can.
-		for _, authenticates := range []bool{false, true} {
-			for w, err := range a.writeBatch(ctx, without(batch, errs), authenticates, revertOp) {
-				errs[w] = err
-			}
-		}
-		for _, w := range without(batch, errs) {
-			if _, err := w.store.Discard(ctx, providers.DiscardRequest{Secret: w.ref, Rotation: w.j.ID}); err != nil {
-				errs[w] = fmt.Errorf("discard in store %s: %w", w.secret.Store.Type, err)
-			}
-		}
-		return errs
-	})
-	for _, w := range ws {
-		if err := errs[w]; err != nil {
-			w.settle(OutcomeFailed, fmt.Errorf("%w; rollback failed too, run apply again to finish it: %v", w.cause, err))
-			continue
-		}
-		a.setCandidate(w.secret.Name, sensitive.Value{})
-		w.finish("rolled back")
-		w.settle(OutcomeRolledBack, fmt.Errorf("rolled back: %w", w.cause))
+	for _, w := range filter(ws, func(w *work) bool { return w.kind == kindSync && !terminal(w.state) }) {
+		_ = w.advance(StateSynced, nil)
 	}
 }
 
-// writeBatch sends one operation to the targets of every work given that
-// authenticate (or, with false, that hold copies): one call per target
-// type for all of them. It returns the works that failed.
-func (a *Applier) writeBatch(ctx context.Context, ws []*work, authenticates bool, op writeOp) map[*work]error {
-	type entry struct {
-		w    *work
-		item providers.WriteItem
-	}
-	errs := map[*work]error{}
-	byType := map[string][]entry{}
-	first := map[string]*config.Block{} // whose provider settings the type uses
-	var types []string
-	for _, w := range ws {
-		value, other := w.value, w.other
-		if op == revertOp {
-			value, other = w.other, w.value // the old value back; the candidate dropped
-		}
-		var mine []entry
-		var blocks []*config.Block
-		for _, t := range w.secret.Targets {
-			if t.Schema == nil || t.Schema.Authenticates != authenticates {
+// settle ends what the levels so far leave ready to end. A rotation whose
+// new value will not become current takes with it every rotation made from
+// its value and every rotation its value is made from that has not been
+// promoted: a DSN is never left holding a password that was undone, nor a
+// password promoted under a DSN that was. Then what is rolling back rolls
+// back, and each verified rotation whose whole family of derived rotations
+// has passed its checks is promoted.
+func (a *Applier) settle(ctx, ops context.Context, g *graph) {
+	for changed := true; changed; {
+		changed = false
+		for _, w := range g.rotations {
+			if !w.undone() {
 				continue
 			}
-			cfg, err := w.decode(ctx, t, sensitive.Value{})
-			if err != nil {
-				errs[w] = err
-				break
-			}
-			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other}})
-			blocks = append(blocks, t)
-		}
-		if errs[w] != nil {
-			continue
-		}
-		for i, e := range mine {
-			typ := blocks[i].Type
-			if first[typ] == nil {
-				first[typ] = blocks[i]
-				types = append(types, typ)
-			}
-			byType[typ] = append(byType[typ], e)
-		}
-	}
-	for _, typ := range types {
-		entries := byType[typ]
-		fail := func(err error) {
-			for _, e := range entries {
-				if errs[e.w] == nil {
-					errs[e.w] = err
+			for _, r := range g.related(w) {
+				if r.state == StateVerified {
+					_ = r.advance(StateRollingBack, fmt.Errorf("%s, made from the same value, did not finish", w.secret.Address()))
+					changed = true
 				}
 			}
 		}
-		tgt, err := a.Registry.NewTarget(typ, settings(entries[0].w.inv, first[typ], a.logger()))
-		if err != nil {
-			fail(fmt.Errorf("target %s: %w", typ, err))
-			continue
-		}
-		tw, ok := tgt.(providers.TargetWriter)
-		if !ok {
-			fail(fmt.Errorf("target %s cannot be written by apply", typ))
-			continue
-		}
-		items := make([]providers.WriteItem, len(entries))
-		for i, e := range entries {
-			items[i] = e.item
-		}
-		var resp *providers.WriteResponse
-		switch op {
-		case deliverOp:
-			resp, err = tw.Deliver(ctx, providers.DeliverRequest{Items: items})
-		case revertOp:
-			resp, err = tw.Revert(ctx, providers.RevertRequest{Items: items})
-		case retireOp:
-			resp, err = tw.Retire(ctx, providers.RetireRequest{Items: items})
-		}
-		if err == nil && len(resp.Results) != len(items) {
-			err = fmt.Errorf("provider answered %d of %d items", len(resp.Results), len(items))
-		}
-		if err != nil {
-			fail(fmt.Errorf("target %s: %w", typ, err))
-			continue
-		}
-		for i, r := range resp.Results {
-			if r.Err != nil && errs[entries[i].w] == nil {
-				errs[entries[i].w] = fmt.Errorf("%s: %w", entries[i].item.Target, r.Err)
-			}
-		}
 	}
-	return errs
+	a.rollback(ctx, filter(g.rotations, func(w *work) bool { return w.state == StateRollingBack && w.store != nil }))
+
+	ready := filter(g.rotations, func(w *work) bool { return w.state == StateVerified && g.familyPassed(w) })
+	a.each(ready, func(w *work) { w.promote(ops) })
 }
 
-// batchStep journals step as begun for every work, runs fn once for all of
-// them, and journals it as done for each that fn did not fail.
-func (a *Applier) batchStep(ws []*work, step state.Step, fn func([]*work) map[*work]error) map[*work]error {
-	errs := map[*work]error{}
-	var begun []*work
+// batch runs one step for works that take it together: each is reported
+// as begun, fn runs once for all of them, and each that fn did not fail
+// moves to `to`; the others fail the step.
+func (a *Applier) batch(ws []*work, step state.Step, to State, fn func([]*work) map[*work]error) {
+	if len(ws) == 0 {
+		return
+	}
 	for _, w := range ws {
-		if err := w.begin(step); err != nil {
-			errs[w] = err
-			continue
+		w.begin(step)
+	}
+	errs := fn(ws)
+	for _, w := range ws {
+		err := errs[w]
+		if err == nil {
+			err = w.advance(to, nil)
 		}
-		begun = append(begun, w)
-	}
-	if len(begun) == 0 {
-		return errs
-	}
-	started := a.now()
-	for w, err := range fn(begun) {
-		errs[w] = err
-	}
-	for _, w := range begun {
-		if err := errs[w]; err != nil {
-			a.audit(w, w.j, step, "failed", err.Error())
-			continue
-		}
-		if err := w.end(step, a.now().Sub(started)); err != nil {
-			errs[w] = err
+		if err != nil {
+			w.fail(step, err)
 		}
 	}
-	return errs
 }
 
 // each runs fn for every work, -parallelism at a time.
@@ -453,10 +299,14 @@ func without(ws []*work, errs map[*work]error) []*work {
 	return filter(ws, func(w *work) bool { return errs[w] == nil })
 }
 
-// sweep clears journal entries the plan has nothing left to do for: a
-// rotation killed after its promote, or before it staged anything. An entry
-// whose value is still staged stays, for apply to resume.
-func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, planned map[string]bool) {
+// sweep drops journal entries that have nothing left to resume: a rotation
+// killed after its promote or before it staged anything, of a secret the
+// plan has no change for. An entry whose value is still staged stays.
+func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, works []*work) {
+	planned := map[string]bool{}
+	for _, w := range works {
+		planned[w.secret.Name] = true
+	}
 	a.mu.Lock()
 	var stale []*state.Rotation
 	for name, j := range a.State.Rotations {
@@ -468,34 +318,30 @@ func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, planned map[
 	for _, j := range stale {
 		s := inv.Secret(j.Secret)
 		if s == nil {
-			a.forget(j.Secret) // the secret left the inventory
+			a.forget(j) // the secret left the inventory
 			continue
 		}
-		w, err := a.newWork(inv, s, &planner.Change{Secret: s.Name, Address: s.Address()})
-		if err != nil {
+		w := a.newWork(inv, s, &planner.Change{Secret: s.Name, Address: s.Address()}, kindRotation)
+		if err := w.open(); err != nil {
 			continue
 		}
 		meta, err := w.inspect(ctx)
 		if err != nil || (meta.Pending != nil && meta.Pending.Rotation == j.ID) {
 			continue
 		}
-		a.forget(j.Secret)
+		a.forget(j)
 	}
 }
 
-func (a *Applier) journalOf(name string) *state.Rotation {
+// journal records that a rotation reached state s, and writes the state.
+// Entries change under the lock only: the state is marshalled whole.
+func (a *Applier) journal(j *state.Rotation, s State, cause error) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.State.Rotations[name]
-}
-
-// journal applies update to a rotation's journal entry and writes the
-// state. Entries change under the lock only: the state is marshalled whole,
-// other secrets' entries included.
-func (a *Applier) journal(j *state.Rotation, update func()) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	update()
+	j.State, j.Updated = s.String(), time.Now().UTC()
+	if s == StateRollingBack && cause != nil {
+		j.Error = a.redactLocked(cause.Error())
+	}
 	a.State.Rotations[j.Secret] = j
 	if err := a.Lock.Write(a.State); err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -503,25 +349,26 @@ func (a *Applier) journal(j *state.Rotation, update func()) error {
 	return nil
 }
 
-func (a *Applier) forget(name string) {
+// forget drops a rotation's journal entry.
+func (a *Applier) forget(j *state.Rotation) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if _, ok := a.State.Rotations[name]; !ok {
+	if cur, ok := a.State.Rotations[j.Secret]; !ok || cur.ID != j.ID {
 		return
 	}
-	delete(a.State.Rotations, name)
+	delete(a.State.Rotations, j.Secret)
 	if err := a.Lock.Write(a.State); err != nil {
-		a.logger().Error("journal: cannot clear a finished rotation", "secret", name, "error", err)
+		a.logger().Error("journal: cannot clear a finished rotation", "secret", j.Secret, "error", err)
 	}
 }
 
-func (a *Applier) audit(w *work, j *state.Rotation, step state.Step, outcome, detail string) {
+func (a *Applier) audit(w *work, step state.Step, outcome, detail string) {
 	if a.Audit == nil {
 		return
 	}
 	err := a.Audit.Append(state.AuditRecord{
-		Time: a.now().UTC(), Operator: a.Operator, Secret: w.secret.Address(), Rotation: j.ID,
-		Action: w.change.Action.String(), Step: step, Outcome: outcome, Detail: detail,
+		Time: time.Now().UTC(), Operator: a.Who, Secret: w.secret.Address(), Rotation: w.id,
+		Action: w.action.String(), Step: step, Outcome: outcome, Detail: a.redact(detail),
 	})
 	if err != nil {
 		a.logger().Error("audit log", "error", err)
@@ -533,10 +380,11 @@ func (a *Applier) emit(e Event) {
 		return
 	}
 	if e.Time.IsZero() {
-		e.Time = a.now()
+		e.Time = time.Now()
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	e.Message = a.redactLocked(e.Message)
 	a.Events(e)
 }
 
@@ -546,6 +394,65 @@ func (a *Applier) hook(secret string, step state.Step, done bool) {
 	}
 }
 
+// remember records a value this apply handles, so redact can take it out
+// of anything printed or written.
+func (a *Applier) remember(v sensitive.Value) {
+	if v.IsEmpty() {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seen = append(a.seen, v)
+}
+
+// redact replaces every value this apply handled with (sensitive). Errors
+// are built not to hold values; this is the last guard before a message
+// reaches the operator, the audit log or the journal.
+func (a *Applier) redact(s string) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.redactLocked(s)
+}
+
+func (a *Applier) redactLocked(s string) string {
+	if s == "" {
+		return s
+	}
+	for _, v := range a.seen {
+		if r := v.Reveal(); len(r) >= 4 && strings.Contains(s, r) {
+			s = strings.ReplaceAll(s, r, sensitive.Redacted)
+		}
+	}
+	return s
+}
+
+func (a *Applier) setCandidate(name string, v sensitive.Value) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.candidates == nil {
+		a.candidates = map[string]sensitive.Value{}
+	}
+	if v.IsEmpty() {
+		delete(a.candidates, name)
+		return
+	}
+	a.candidates[name] = v
+}
+
+func (a *Applier) candidate(name string) (sensitive.Value, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	v, ok := a.candidates[name]
+	return v, ok
+}
+
+func (a *Applier) journalOf(name string) *state.Rotation {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.State.Rotations[name]
+}
+
+// now is the time stores record.
 func (a *Applier) now() time.Time {
 	if a.Now == nil {
 		return time.Now()
@@ -567,16 +474,17 @@ func (a *Applier) parallelism() int {
 	return a.Parallelism
 }
 
-// newRotationID names a rotation: sortable by time, unique by chance.
-func newRotationID(now time.Time) string {
+func (a *Applier) stopTimeout() time.Duration {
+	if a.StopTimeout <= 0 {
+		return DefaultStopTimeout
+	}
+	return a.StopTimeout
+}
+
+// newID names a rotation or another change in the journal and the audit
+// log: sortable by time, unique by chance.
+func newID(now time.Time) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return "r-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "not staged by rotplan"
-	}
-	return s
 }

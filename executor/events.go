@@ -19,8 +19,13 @@ const (
 	EventSecretDone
 	EventSecretFailed
 	EventSecretSkipped
+	// EventSecretWaiting is a change that waits for a person: a manual
+	// value not given, a revocation not confirmed.
+	EventSecretWaiting
 	// EventOperator is a step only a person can do, with instructions.
 	EventOperator
+	// EventInterrupted says apply was interrupted and what it does now.
+	EventInterrupted
 )
 
 var eventNames = [...]string{
@@ -32,7 +37,9 @@ var eventNames = [...]string{
 	EventSecretDone:    "secret_done",
 	EventSecretFailed:  "secret_failed",
 	EventSecretSkipped: "secret_skipped",
+	EventSecretWaiting: "secret_waiting",
 	EventOperator:      "operator",
+	EventInterrupted:   "interrupted",
 }
 
 func (k EventKind) String() string {
@@ -50,61 +57,55 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 type Event struct {
 	Kind    EventKind      `json:"type"`
 	Time    time.Time      `json:"time"`
-	Secret  string         `json:"secret"`
-	Action  planner.Action `json:"action"`
+	Secret  string         `json:"secret,omitempty"`
+	Action  planner.Action `json:"action,omitempty"`
 	Step    state.Step     `json:"step,omitempty"`
 	Elapsed time.Duration  `json:"elapsed_ns,omitempty"`
 	Message string         `json:"message,omitempty"`
 }
 
-// Outcome is how one secret's work ended.
-type Outcome int
-
-const (
-	OutcomeDone Outcome = iota
-	OutcomeRolledBack
-	OutcomeFailed
-	OutcomeSkipped
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case OutcomeDone:
-		return "done"
-	case OutcomeRolledBack:
-		return "rolled back"
-	case OutcomeFailed:
-		return "failed"
-	}
-	return "skipped"
-}
-
 // Result tallies an apply.
 type Result struct {
-	Created, Rotated, Synced, Retired, RolledBack, Failed, Skipped int
+	Created, Rotated, Synced, Retired int
+	// RolledBack counts rotations that failed and were undone;
+	// RollbacksFinished, the rollbacks an earlier apply began that this one
+	// finished, as planned.
+	RolledBack, RollbacksFinished int
+	Failed, Skipped               int
+	// Waiting counts changes that wait for a person.
+	Waiting int
+	// Interrupted is set when an interrupt stopped the apply early.
+	Interrupted bool
 }
 
-// OK reports whether nothing failed or rolled back.
-func (r Result) OK() bool { return r.Failed == 0 && r.RolledBack == 0 }
+// OK reports whether everything planned was done or waits for a person.
+func (r Result) OK() bool { return r.Failed == 0 && r.RolledBack == 0 && !r.Interrupted }
 
-func (r *Result) add(action planner.Action, o Outcome) {
-	switch o {
-	case OutcomeRolledBack:
-		r.RolledBack++
-	case OutcomeFailed:
-		r.Failed++
-	case OutcomeSkipped:
-		r.Skipped++
-	default:
-		switch action {
-		case planner.Create:
+// tally counts how each work ended.
+func tally(works []*work, interrupted bool) Result {
+	r := Result{Interrupted: interrupted}
+	for _, w := range works {
+		switch {
+		case w.state == StatePromoted && w.change.Action == planner.Create:
 			r.Created++
-		case planner.Rotate, planner.Resume:
+		case w.state == StatePromoted:
 			r.Rotated++
-		case planner.Sync:
+		case w.state == StateSynced:
 			r.Synced++
-		case planner.Retire:
+		case w.state == StateRetired:
 			r.Retired++
+		case w.state == StateRolledBack && w.kind == kindRollback:
+			r.RollbacksFinished++
+		case w.state == StateRolledBack:
+			r.RolledBack++
+		case w.state == StateSkipped && w.waiting:
+			r.Waiting++
+		case w.state == StateSkipped:
+			r.Skipped++
+		default:
+			// Failed, or left short of its end by an interrupt.
+			r.Failed++
 		}
 	}
+	return r
 }

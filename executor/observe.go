@@ -40,21 +40,27 @@ func (o *Observer) Observe(ctx context.Context, inv *config.Inventory) *planner.
 	}
 	logger := o.logger()
 
-	// Stores first: drift checks need the current values.
+	// Stores first: drift checks need the current and previous values.
 	var mu sync.Mutex
-	current := map[string]sensitive.Value{}
+	held := map[string]heldValues{}
 	o.forEachGroup(ctx, inv, obs, storeBlocks, func(ctx context.Context, typ string, blocks []group) {
 		vals := o.observeStore(ctx, inv, typ, blocks, obs, logger)
 		mu.Lock()
 		for k, v := range vals {
-			current[k] = v
+			held[k] = v
 		}
 		mu.Unlock()
 	})
 	o.forEachGroup(ctx, inv, obs, targetBlocks, func(ctx context.Context, typ string, blocks []group) {
-		o.observeTargets(ctx, inv, typ, blocks, current, obs, logger)
+		o.observeTargets(ctx, inv, typ, blocks, held, obs, logger)
 	})
 	return obs
+}
+
+// heldValues are the values a store holds for one secret that targets are
+// compared with.
+type heldValues struct {
+	current, previous sensitive.Value
 }
 
 // group is one block of one secret, grouped with others of its type.
@@ -107,10 +113,10 @@ func (o *Observer) forEachGroup(ctx context.Context, inv *config.Inventory, obs 
 	_ = eg.Wait()
 }
 
-// observeStore inspects one store type's secrets and reads the current value
-// of those that have targets to compare.
-func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ string, blocks []group, obs *planner.Observations, logger hclog.Logger) map[string]sensitive.Value {
-	fail := func(err error) map[string]sensitive.Value {
+// observeStore inspects one store type's secrets and reads the current and
+// previous values of those that have targets to compare.
+func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ string, blocks []group, obs *planner.Observations, logger hclog.Logger) map[string]heldValues {
+	fail := func(err error) map[string]heldValues {
 		for _, g := range blocks {
 			obs.Secrets[g.secret.Name].Err = fmt.Sprintf("store %s: %s", typ, err)
 		}
@@ -130,7 +136,7 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ 
 		return fail(err)
 	}
 
-	var toRead []providers.SecretRef
+	var current, previous []providers.SecretRef
 	for i, g := range blocks {
 		so := obs.Secrets[g.secret.Name]
 		stored := resp.Secrets[g.secret.Name]
@@ -142,24 +148,45 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ 
 			continue
 		}
 		fillStored(so, stored)
-		if so.Exists && len(g.secret.Targets) > 0 {
-			toRead = append(toRead, refs[i])
+		if len(g.secret.Targets) == 0 {
+			continue
+		}
+		if so.Exists {
+			current = append(current, refs[i])
+		}
+		if so.Previous != nil {
+			previous = append(previous, refs[i])
 		}
 	}
-	if len(toRead) == 0 {
-		return nil
-	}
-	read, err := store.Read(ctx, providers.ReadRequest{Secrets: toRead, Slot: providers.SlotCurrent})
-	if err != nil {
-		for _, ref := range toRead {
-			obs.Secrets[ref.Name].Err = fmt.Sprintf("store %s: read current value: %s", typ, err)
+	out := map[string]heldValues{}
+	for _, read := range []struct {
+		slot providers.Slot
+		refs []providers.SecretRef
+		set  func(*heldValues, sensitive.Value)
+	}{
+		{providers.SlotCurrent, current, func(h *heldValues, v sensitive.Value) { h.current = v }},
+		{providers.SlotPrevious, previous, func(h *heldValues, v sensitive.Value) { h.previous = v }},
+	} {
+		if len(read.refs) == 0 {
+			continue
 		}
-		return nil
+		resp, err := store.Read(ctx, providers.ReadRequest{Secrets: read.refs, Slot: read.slot})
+		if err != nil {
+			for _, ref := range read.refs {
+				obs.Secrets[ref.Name].Err = fmt.Sprintf("store %s: read %s value: %s", typ, read.slot, err)
+			}
+			continue
+		}
+		for name, err := range resp.Errors {
+			obs.Secrets[name].Err = fmt.Sprintf("read %s value: %s", read.slot, err)
+		}
+		for name, v := range resp.Values {
+			h := out[name]
+			read.set(&h, v)
+			out[name] = h
+		}
 	}
-	for name, err := range read.Errors {
-		obs.Secrets[name].Err = fmt.Sprintf("read current value: %s", err)
-	}
-	return read.Values
+	return out
 }
 
 func fillStored(so *planner.SecretObservation, st *providers.StoredSecret) {
@@ -170,27 +197,31 @@ func fillStored(so *planner.SecretObservation, st *providers.StoredSecret) {
 		so.CurrentCreatedAt = st.Current.CreatedAt
 	}
 	if st.Pending != nil {
-		so.Pending = &planner.PendingVersion{CreatedAt: st.Pending.CreatedAt, Resumable: st.Pending.Rotation != ""}
+		so.Pending = &planner.PendingVersion{CreatedAt: st.Pending.CreatedAt, Resumable: st.Pending.Rotation != "", Failed: st.Pending.Failed}
 	}
 	if st.Previous != nil {
 		so.Previous = &planner.PreviousVersion{RetireAfter: st.Previous.RetireAfter}
 	}
 }
 
-// observeTargets asks one target type what each of its blocks holds.
-func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, typ string, blocks []group, current map[string]sensitive.Value, obs *planner.Observations, logger hclog.Logger) {
+// observeTargets asks one target type what each of its blocks holds. The
+// targets of a secret not in the store yet are asked too, with no value:
+// what they already accept is what a create takes over.
+func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, typ string, blocks []group, held map[string]heldValues, obs *planner.Observations, logger hclog.Logger) {
 	var items []providers.ObserveItem
 	var asked []group
 	for _, g := range blocks {
 		so := obs.Secrets[g.secret.Name]
-		if so.Err != "" || !so.Exists {
-			continue // nothing to compare: a missing secret is created anyway
+		if so.Err != "" || so.Pending != nil {
+			continue // a rotation under way: what targets hold is in flux
 		}
+		h := held[g.secret.Name]
 		items = append(items, providers.ObserveItem{
-			Secret:  g.secret.Name,
-			Target:  g.block.Address(),
-			Config:  g.block.Config,
-			Current: current[g.secret.Name],
+			Secret:   g.secret.Name,
+			Target:   g.block.Address(),
+			Config:   g.block.Config,
+			Current:  h.current,
+			Previous: h.previous,
 		})
 		asked = append(asked, g)
 	}
@@ -220,6 +251,7 @@ func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, ty
 	for i, g := range asked {
 		to := &obs.Secrets[g.secret.Name].Targets[g.target]
 		to.Holds = holding(resp.Results[i].Holds)
+		to.Unknown = resp.Results[i].Unknown
 		if err := resp.Results[i].Err; err != nil {
 			to.Err = err.Error()
 		}

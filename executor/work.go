@@ -15,35 +15,66 @@ import (
 	"github.com/rotplan/rotplan/providers"
 )
 
-// work is one secret's change in progress.
+// work is one change of one secret in an apply: its lifecycle state and
+// what it needs to carry it out.
 type work struct {
 	a      *Applier
 	inv    *config.Inventory
 	secret *config.Secret
 	change *planner.Change
-	ref    providers.SecretRef
-	store  providers.StoreWriter
+	kind   kind
+	// action is what the change does: the plan's action, or retire for the
+	// retire a rotation does first.
+	action planner.Action
+	state  State
+	// err is why the change failed, was skipped or is rolling back.
+	err error
+	// failedFrom is the state a failed change was in when it failed.
+	failedFrom State
+	// waiting marks a change skipped for want of the operator.
+	waiting bool
+	// id names the change in the audit log: the rotation's id for a
+	// rotation, a fresh one otherwise.
+	id string
+	// j is a rotation's journal entry; nil for other changes, and for a
+	// rotation until it has something to resume.
+	j *state.Rotation
 
-	started time.Time
-	j       *state.Rotation
+	store providers.StoreWriter
+	ref   providers.SecretRef
 	// value is what targets get: a rotation's candidate, or the current
 	// value for a sync or a retire. other is the value it replaces: the old
 	// current of a rotation, the previous value of a sync or a retire.
 	value, other sensitive.Value
-	// cause is set when a rotation failed after staging: it rolls back.
-	cause error
+
+	// first is the retire a rotation waits for, when the store holds a
+	// previous value that must be retired before the new one takes its
+	// slot.
+	first *work
+	// confirmed is set on a retire whose revocation the operator confirmed.
+	confirmed bool
+	// operatorValue is a manual secret's new value, given before the
+	// rotation started; operatorErr says why there is none.
+	operatorValue sensitive.Value
+	operatorErr   error
+
 	// needed caches the values of the secrets this one needs, for decoding
 	// its blocks.
 	needed map[string]cty.Value
 
-	settled bool
-	outcome Outcome
+	started, stepStarted time.Time
 }
 
-func (a *Applier) newWork(inv *config.Inventory, s *config.Secret, c *planner.Change) (*work, error) {
-	w := &work{a: a, inv: inv, secret: s, change: c}
-	return w, w.open()
+func (a *Applier) newWork(inv *config.Inventory, s *config.Secret, c *planner.Change, k kind) *work {
+	action := c.Action
+	if k == kindRetire {
+		action = planner.Retire
+	}
+	return &work{a: a, inv: inv, secret: s, change: c, kind: k, action: action, id: newID(time.Now()), started: time.Now()}
 }
+
+// retiresFirst reports whether w is the retire a rotation does first.
+func (w *work) retiresFirst() bool { return w.action != w.change.Action }
 
 // open connects the work to its secret's store.
 func (w *work) open() error {
@@ -60,29 +91,57 @@ func (w *work) open() error {
 	return nil
 }
 
-// live reports whether the work goes on to the next phase.
-func (w *work) live() bool { return !w.settled && w.cause == nil }
-
-// rotating reports whether the change makes a new value.
-func (w *work) rotating() bool {
-	switch w.change.Action {
-	case planner.Create, planner.Rotate, planner.Resume:
+// undone reports whether the change's new value will not become current
+// in this apply: it rolled back, is rolling back, was skipped, or failed
+// before anything of it was staged.
+func (w *work) undone() bool {
+	switch w.state {
+	case StateRollingBack, StateRolledBack, StateSkipped:
 		return true
+	case StateFailed:
+		return w.failedFrom != StateVerified
 	}
 	return false
 }
 
-// prepare gets a change ready for the phases that write: a rotation
-// generated and staged (or found staged by an interrupted apply), a sync's
-// or a retire's values read.
+// passed reports whether the change's value passed its checks: it waits
+// for its promote, was promoted, or only its promote failed (the value
+// works everywhere and the next apply promotes it).
+func (w *work) passed() bool {
+	return w.state == StateVerified || w.state == StatePromoted || w.state == StateFailed && w.failedFrom == StateVerified
+}
+
+// fail ends a step that failed: a rotation with a value in its targets
+// rolls back, anything else has failed.
+func (w *work) fail(step state.Step, err error) {
+	w.a.audit(w, step, "failed", err.Error())
+	switch w.state {
+	case StateStaged, StateSet, StateDelivered:
+		if w.kind == kindRotation {
+			_ = w.advance(StateRollingBack, err)
+			return
+		}
+	}
+	w.failedFrom = w.state
+	_ = w.advance(StateFailed, err)
+}
+
+// prepare gets a change ready for the steps that write: a rotation
+// generated and staged (or carried on from where an interrupted apply left
+// it), a sync's or a retire's values read.
 func (w *work) prepare(ctx context.Context) {
-	w.started = w.a.now()
-	w.a.emit(Event{Kind: EventSecretStarted, Secret: w.change.Address, Action: w.change.Action, Message: w.change.Reason})
+	w.started = time.Now()
+	reason := w.change.Reason
+	if w.retiresFirst() {
+		reason = w.change.RetireReason
+	}
+	w.a.emit(Event{Kind: EventSecretStarted, Secret: w.change.Address, Action: w.action, Message: reason})
 	if err := w.open(); err != nil {
-		w.settle(OutcomeFailed, err)
+		w.fail("", err)
 		return
 	}
-	if w.rotating() {
+	switch w.kind {
+	case kindRotation, kindRollback:
 		w.prepareRotation(ctx)
 		return
 	}
@@ -91,163 +150,151 @@ func (w *work) prepare(ctx context.Context) {
 		w.other, err = w.read(ctx, providers.SlotPrevious)
 	}
 	if err != nil {
-		w.settle(OutcomeFailed, err)
-		return
+		w.fail("", err)
 	}
-	w.j = &state.Rotation{ID: newRotationID(w.a.now()), Secret: w.secret.Name, Action: w.change.Action.String(), Started: w.a.now()}
 }
 
-// prepareRotation generates and stages the new value, or picks up the one an
-// interrupted apply staged. Every step is idempotent, so a resumed rotation
-// runs again whatever the journal does not prove finished.
+// prepareRotation generates and stages the new value, or picks up the one
+// an interrupted apply staged, from the state its journal recorded.
 func (w *work) prepareRotation(ctx context.Context) {
 	meta, err := w.inspect(ctx)
 	if err != nil {
-		w.settle(OutcomeFailed, err)
+		w.fail("", err)
 		return
 	}
+	if w.other, err = w.read(ctx, providers.SlotCurrent); err != nil {
+		w.fail("", err)
+		return
+	}
+	pending := meta.Pending
 	j := w.a.journalOf(w.secret.Name)
-	if j != nil && (meta.Pending == nil || meta.Pending.Rotation != j.ID) {
+	if j != nil && (pending == nil || pending.Rotation != j.ID) {
 		// Nothing of the journaled rotation is staged: an apply was killed
 		// after promoting or rolling it back, or before staging. It is
 		// over, and the plan asks for a new one.
-		w.a.forget(w.secret.Name)
+		w.a.forget(j)
 		j = nil
 	}
-	if j == nil && meta.Pending != nil && meta.Pending.Rotation != "" {
-		// The journal is gone but the store shows our staged value.
-		j = &state.Rotation{ID: meta.Pending.Rotation, Secret: w.secret.Name, Action: w.change.Action.String(), Step: state.StepStage, Done: true, Started: meta.Pending.CreatedAt}
-	}
-	if j == nil {
-		j = &state.Rotation{ID: newRotationID(w.a.now()), Secret: w.secret.Name, Action: w.change.Action.String(), Started: w.a.now()}
-	}
-	w.j = j
-
-	if w.other, err = w.read(ctx, providers.SlotCurrent); err != nil {
-		w.settle(OutcomeFailed, err)
-		return
-	}
-	if j.RollingBack {
-		w.value, _ = w.read(ctx, providers.SlotPending)
-		w.cause = errors.New(j.Error)
-		return
-	}
-
-	defer func() {
-		if w.live() {
-			w.a.setCandidate(w.secret.Name, w.value)
-		}
-	}()
 	switch {
-	case meta.Pending != nil && meta.Pending.Rotation == j.ID:
-		if w.value, err = w.read(ctx, providers.SlotPending); err != nil {
-			w.settle(OutcomeFailed, err)
+	case pending != nil && pending.Rotation == "":
+		w.fail("", fmt.Errorf("the store holds a pending value that rotplan did not stage: another rotation is under way; finish or discard it first"))
+		return
+	case pending != nil:
+		w.resume(ctx, j, pending)
+		return
+	case w.kind == kindRollback:
+		// The rollback finished after the plan was made.
+		_ = w.advance(StateSkipped, errors.New("nothing is left to roll back"))
+		return
+	}
+
+	if w.first != nil && w.first.state != StateRetired {
+		why := fmt.Errorf("its previous value could not be retired first: %w", w.first.err)
+		if w.first.waiting {
+			why = fmt.Errorf("its previous value must be retired first, and that %w", errWaiting)
 		}
-		return
-	case meta.Pending != nil:
-		w.settle(OutcomeFailed, fmt.Errorf("the store holds a pending value of another rotation (%s); finish or discard it first", orUnknown(meta.Pending.Rotation)))
+		_ = w.advance(StateSkipped, why)
 		return
 	}
-	if err := w.step(state.StepGenerate, func() (err error) {
-		w.value, err = w.generate(ctx)
-		return err
-	}); err != nil {
-		w.a.forget(w.secret.Name)
-		w.settle(OutcomeFailed, err)
-		return
-	}
-	if err := w.step(state.StepStage, func() error {
-		_, err := w.store.Stage(ctx, providers.StageRequest{Secret: w.ref, Value: w.value, Rotation: j.ID, Now: w.a.now()})
-		return err
-	}); err != nil {
-		w.settle(OutcomeFailed, fmt.Errorf("stage in store %s: %w", w.secret.Store.Type, err))
-	}
-}
-
-// failed records a failure in a phase: a staged rotation rolls back, any
-// other change has failed.
-func (w *work) failed(err error) {
-	if w.rotating() {
-		w.cause = err
-		return
-	}
-	w.settle(OutcomeFailed, err)
-}
-
-// settle records how the change ended and reports it.
-func (w *work) settle(o Outcome, err error) {
-	w.settled, w.outcome = true, o
-	e := Event{Secret: w.change.Address, Action: w.change.Action, Elapsed: w.a.now().Sub(w.started)}
-	switch {
-	case errors.Is(err, ErrNoOperatorValue):
-		w.outcome = OutcomeSkipped
-		e.Kind, e.Message = EventSecretSkipped, err.Error()
-	case o == OutcomeRolledBack:
-		e.Kind, e.Message = EventRolledBack, err.Error()
-	case err != nil:
-		w.outcome = OutcomeFailed
-		e.Kind, e.Message = EventSecretFailed, err.Error()
-	default:
-		e.Kind = EventSecretDone
-	}
-	w.a.emit(e)
-}
-
-// revokeChecklist hands a person the revocation only they can do, and
-// audits whether they confirmed it.
-func (w *work) revokeChecklist(ctx context.Context) {
-	how := w.secret.Generate.StringAttr("revoke_instructions")
-	if how == "" {
-		return
-	}
-	w.a.emit(Event{Kind: EventOperator, Secret: w.secret.Address(), Action: w.change.Action, Message: "revoke the previous value: " + how})
-	outcome := "not confirmed: nobody was asked; revoke it by hand"
-	if w.a.ConfirmOperator != nil && w.a.ConfirmOperator(ctx, w.secret, how) {
-		outcome = "confirmed by the operator"
-	}
-	w.a.audit(w, w.j, "revoke", outcome, how)
-}
-
-// step runs one step of one secret, journaled before and after.
-func (w *work) step(step state.Step, fn func() error) error {
-	return w.a.batchStep([]*work{w}, step, func([]*work) map[*work]error {
-		if err := fn(); err != nil {
-			return map[*work]error{w: err}
+	if w.manual() && w.operatorValue.IsEmpty() {
+		err := w.operatorErr
+		if err == nil || errors.Is(err, ErrNoOperatorValue) {
+			_ = w.advance(StateSkipped, fmt.Errorf("%w: %w", errWaiting, ErrNoOperatorValue))
+			return
 		}
-		return nil
-	})[w]
-}
-
-// begin journals a step as begun.
-func (w *work) begin(step state.Step) error {
-	a := w.a
-	now := a.now()
-	if err := a.journal(w.j, func() { w.j.Step, w.j.Done, w.j.Updated = step, false, now }); err != nil {
-		return err
+		w.fail(state.StepGenerate, err)
+		return
 	}
-	a.audit(w, w.j, step, "started", "")
-	a.emit(Event{Kind: EventStepStarted, Secret: w.secret.Address(), Action: w.change.Action, Step: step})
-	a.hook(w.secret.Name, step, false)
-	return nil
-}
 
-// end journals a step as done.
-func (w *work) end(step state.Step, elapsed time.Duration) error {
-	a := w.a
-	now := a.now()
-	if err := a.journal(w.j, func() { w.j.Done, w.j.Updated = true, now }); err != nil {
-		return err
+	w.j = &state.Rotation{ID: w.id, Secret: w.secret.Name, Action: w.change.Action.String(), Started: time.Now().UTC()}
+	w.begin(state.StepGenerate)
+	if w.value, err = w.generate(ctx); err == nil {
+		err = w.advance(StateGenerated, nil)
 	}
-	a.audit(w, w.j, step, "done", "")
-	a.emit(Event{Kind: EventStepDone, Secret: w.secret.Address(), Action: w.change.Action, Step: step, Elapsed: elapsed})
-	a.hook(w.secret.Name, step, true)
-	return nil
+	if err != nil {
+		w.fail(state.StepGenerate, err)
+		return
+	}
+	w.begin(state.StepStage)
+	_, err = w.store.Stage(ctx, providers.StageRequest{Secret: w.ref, Value: w.value, Rotation: w.j.ID, Now: w.a.now()})
+	if err == nil {
+		err = w.advance(StateStaged, nil)
+	}
+	if err != nil {
+		w.fail(state.StepStage, fmt.Errorf("stage in store %s: %w", w.secret.Store.Type, err))
+		return
+	}
+	w.a.setCandidate(w.secret.Name, w.value)
 }
 
-// finish clears a rotation from the journal and records how it ended.
-func (w *work) finish(outcome string) {
-	w.a.forget(w.secret.Name)
-	w.a.audit(w, w.j, "", outcome, "")
+// resume picks up the rotation whose value the store holds as pending: from
+// the state its journal recorded, or from staged when the journal is gone
+// (the store shows it was staged), or rolling back when the store marks it
+// failed.
+func (w *work) resume(ctx context.Context, j *state.Rotation, pending *providers.Version) {
+	at := StateStaged
+	if j != nil {
+		if s, ok := parseState(j.State); ok && s > StateStaged {
+			at = s
+		}
+	} else {
+		j = &state.Rotation{ID: pending.Rotation, Secret: w.secret.Name, Action: w.change.Action.String(), Started: pending.CreatedAt}
+	}
+	if pending.Failed {
+		at = StateRollingBack
+	}
+	w.id, w.j = j.ID, j
+	var err error
+	if w.value, err = w.read(ctx, providers.SlotPending); err != nil {
+		w.fail("", err)
+		return
+	}
+	if at == StateRollingBack {
+		cause := errors.New("a check failed in an earlier apply")
+		if j.Error != "" {
+			cause = errors.New(j.Error)
+		}
+		if w.kind == kindRollback {
+			_ = w.advance(StateRollingBack, cause)
+			return
+		}
+		// The plan saw an interrupted rotation; the journal says it was
+		// rolling back: this apply finishes the rollback, nothing more.
+		w.kind = kindRollback
+		w.restore(StateRollingBack)
+		w.err = cause
+		return
+	}
+	if w.kind == kindRollback {
+		// The plan saw a failed pending value; the store now has one to
+		// carry on. Leave it for the next plan to say which.
+		_ = w.advance(StateSkipped, errors.New("the store's pending value is no longer marked failed; run plan again"))
+		return
+	}
+	w.restore(at)
+	w.a.setCandidate(w.secret.Name, w.value)
+}
+
+// restore puts a resumed rotation back in the state its journal recorded:
+// not a move, but where the lifecycle stood when an apply stopped.
+func (w *work) restore(s State) {
+	w.state = s
+	w.a.audit(w, "", "resumed at "+s.String(), "")
+}
+
+// promote makes the verified value current. If the store refuses, the value
+// still works everywhere: the rotation stays verified in the journal, and
+// the next apply promotes it.
+func (w *work) promote(ctx context.Context) {
+	w.begin(state.StepPromote)
+	now := w.a.now()
+	_, err := w.store.Promote(ctx, providers.PromoteRequest{Secret: w.ref, Rotation: w.j.ID, Now: now, RetireAfter: now.Add(w.secret.Grace)})
+	if err == nil {
+		err = w.advance(StatePromoted, nil)
+	}
+	if err != nil {
+		w.fail(state.StepPromote, fmt.Errorf("promote in store %s: %w; the new value works in every target: run apply again to promote it", w.secret.Store.Type, err))
+	}
 }
 
 func (w *work) inspect(ctx context.Context) (*providers.StoredSecret, error) {
@@ -267,7 +314,9 @@ func (w *work) inspect(ctx context.Context) (*providers.StoredSecret, error) {
 
 // read returns a slot's value, empty when the slot is.
 func (w *work) read(ctx context.Context, slot providers.Slot) (sensitive.Value, error) {
-	return readValue(ctx, w.store, w.ref, slot)
+	v, err := readValue(ctx, w.store, w.ref, slot)
+	w.a.remember(v)
+	return v, err
 }
 
 func readValue(ctx context.Context, store providers.Store, ref providers.SecretRef, slot providers.Slot) (sensitive.Value, error) {
@@ -281,16 +330,13 @@ func readValue(ctx context.Context, store providers.Store, ref providers.SecretR
 	return resp.Values[ref.Name], nil
 }
 
-// generate makes the next value: from the operator for manual secrets,
-// otherwise from the generator, with the values of the secrets the block
+// generate makes the next value: the operator's for a manual secret,
+// otherwise the generator's, with the values of the secrets the block
 // references.
 func (w *work) generate(ctx context.Context) (sensitive.Value, error) {
 	b := w.secret.Generate
-	if b.Schema != nil && b.Schema.Manual {
-		if w.a.OperatorValue == nil {
-			return sensitive.Value{}, ErrNoOperatorValue
-		}
-		return w.a.OperatorValue(ctx, w.secret)
+	if w.manual() {
+		return w.operatorValue, nil
 	}
 	cfg, err := w.decode(ctx, b, sensitive.Value{})
 	if err != nil {
@@ -304,6 +350,7 @@ func (w *work) generate(ctx context.Context) (sensitive.Value, error) {
 	if err != nil {
 		return sensitive.Value{}, fmt.Errorf("generate %s: %w", b.Type, err)
 	}
+	w.a.remember(resp.Value)
 	return resp.Value, nil
 }
 
@@ -327,7 +374,8 @@ func (w *work) decode(ctx context.Context, b *config.Block, self sensitive.Value
 	}
 	cfg, diags := b.Decode(w.inv.EvalContext(values))
 	if diags.HasErrors() {
-		// Diagnostics can quote expressions but never evaluated values.
+		// Values enter the evaluation marked sensitive: diagnostics never
+		// quote them.
 		return cty.NilVal, fmt.Errorf("%s: %s", b.Address(), diags.Errs()[0])
 	}
 	return cfg, nil
@@ -355,30 +403,11 @@ func (w *work) neededValues(ctx context.Context) (map[string]cty.Value, error) {
 		if err != nil {
 			return nil, fmt.Errorf("secret.%s: %w", name, err)
 		}
+		w.a.remember(v)
 		values[name] = cty.StringVal(v.Reveal())
 	}
 	w.needed = values
 	return values, nil
-}
-
-// writeOp is what a batch of writes does at targets.
-type writeOp int
-
-const (
-	deliverOp writeOp = iota // hold value, keep other (the old) where dual
-	revertOp                 // hold other (the old) again, drop value
-	retireOp                 // drop other (the previous)
-)
-
-// hasTargets reports whether the secret has targets that authenticate (or,
-// with false, that hold copies).
-func (w *work) hasTargets(authenticates bool) bool {
-	for _, t := range w.secret.Targets {
-		if t.Schema != nil && t.Schema.Authenticates == authenticates {
-			return true
-		}
-	}
-	return false
 }
 
 // verify runs every check against value.
@@ -396,7 +425,7 @@ func (w *work) verify(ctx context.Context, value sensitive.Value) error {
 		// few attempts for a login).
 		_, err = v.Verify(ctx, providers.VerifyRequest{Secret: w.secret.Name, Config: cfg, Value: value})
 		if err != nil {
-			w.a.emit(Event{Kind: EventCheckFailed, Secret: w.secret.Address(), Action: w.change.Action, Step: state.StepVerify, Message: b.Address() + ": " + err.Error()})
+			w.a.emit(Event{Kind: EventCheckFailed, Secret: w.secret.Address(), Action: w.action, Step: state.StepVerify, Message: b.Address() + ": " + err.Error()})
 			return fmt.Errorf("check %s failed: %w", b.Address(), err)
 		}
 	}

@@ -120,7 +120,7 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 		r.wantStdout(t,
 			`(?m)^  - secret\.jwt_signing_key will retire its previous value \(retiring\)$`,
 			`(?m)^Plan: 0 to rotate, 0 to sync, 1 to retire, 4 unchanged\.$`)
-		r = w.rotplan(t, "apply", "-auto-approve", "-at", "+25h")
+		r = w.rotplanLater(t, 25*time.Hour, "apply", "-auto-approve")
 		r.wantCode(t, exitOK)
 		r.wantStdout(t, `(?m)^Apply complete: 0 rotated, 0 synced, 1 retired, 0 rolled back\.$`)
 
@@ -191,7 +191,7 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 		// Without the value there is nothing to rotate with.
 		r = w.rotplan(t, "apply", "-auto-approve")
 		r.wantCode(t, exitOK)
-		r.wantStdout(t, `(?m)^secret\.anthropic_api_key: skipped: a person must supply the new value`)
+		r.wantStdout(t, `(?m)^secret\.anthropic_api_key: waiting for the operator: a person must supply the new value`)
 		if v, _ := w.sm.Value(cfAnthropic, fakesm.Current); v != w.ant0 || w.sm.Labelled(cfAnthropic, fakesm.Pending) != "" {
 			t.Fatal("Secrets Manager changed although no value was supplied")
 		}
@@ -212,28 +212,45 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 		w.rotplan(t, "plan", "-detailed-exitcode").wantCode(t, exitOK)
 
 		// Runbook step 5, after the grace period: revoke the old key in the
-		// console. Nobody can be asked here (no terminal), so the audit log
-		// says it was not confirmed.
+		// console. Nobody can be asked here (no terminal), so the retire
+		// waits: the previous key stays, and the audit log says the
+		// revocation was not confirmed.
 		r = w.rotplan(t, "plan", "-at", "+25h", "-detailed-exitcode")
 		r.wantCode(t, exitPending)
-		r.wantStdout(t, `(?m)^  - secret\.anthropic_api_key will retire its previous value \(retiring\)$`)
-		r = w.rotplan(t, "apply", "-auto-approve", "-at", "+25h")
+		r.wantStdout(t,
+			`(?m)^  - secret\.anthropic_api_key will retire its previous value \(retiring\)$`,
+			`(?m)^      the previous value's grace of 1d ended on \S+; retire: waiting for the operator's confirmation that it is revoked$`,
+			`(?m)^      how:      At https://console\.anthropic\.com/settings/keys, delete the previous`)
+		r = w.rotplanLater(t, 25*time.Hour, "apply", "-auto-approve")
 		r.wantCode(t, exitOK)
 		r.wantStdout(t,
 			`(?m)^secret\.anthropic_api_key: operator step: revoke the previous value: At https://console\.anthropic\.com/settings/keys, delete the previous`,
-			`(?m)^Apply complete: 0 rotated, 0 synced, 1 retired, 0 rolled back\.$`)
+			`(?m)^secret\.anthropic_api_key: waiting for the operator: retire waits for the confirmation that the previous value is revoked; run apply on a terminal, or apply -revoked secret\.anthropic_api_key once it is$`,
+			`(?m)^Apply complete: 0 rotated, 0 synced, 0 retired, 0 rolled back, 1 waiting for the operator\.$`)
+		w.wantAWS(t, cfAnthropic, next, w.ant0)
+		r = w.rotplan(t, "plan", "-at", "+25h", "-detailed-exitcode")
+		r.wantCode(t, exitPending)
+		r.wantStdout(t, `retire: waiting for the operator's confirmation that it is revoked`)
+
+		// The operator revoked it and says so.
+		r = w.rotplanLater(t, 25*time.Hour, "apply", "-auto-approve", "-revoked", "secret.anthropic_api_key")
+		r.wantCode(t, exitOK)
+		r.wantStdout(t, `(?m)^Apply complete: 0 rotated, 0 synced, 1 retired, 0 rolled back\.$`)
 		w.wantAWS(t, cfAnthropic, next, "")
 		if tags := w.sm.Tags(cfAnthropic); tags[aws.TagRetireAfter] != "" {
 			t.Error("Secrets Manager: the retire-after tag is still there after retire")
 		}
-		var revoke []cfAuditRecord
+		var outcomes []string
 		for _, rec := range w.audit(t) {
 			if rec.Secret == "secret.anthropic_api_key" && rec.Step == "revoke" {
-				revoke = append(revoke, rec)
+				if !strings.Contains(rec.Detail, "console.anthropic.com") {
+					t.Errorf("a revoke record lacks the instructions: %+v", rec)
+				}
+				outcomes = append(outcomes, rec.Outcome)
 			}
 		}
-		if len(revoke) != 1 || !strings.HasPrefix(revoke[0].Outcome, "not confirmed") || !strings.Contains(revoke[0].Detail, "console.anthropic.com") {
-			t.Errorf("the audit log's revoke records are %+v; want one, not confirmed, with the instructions", revoke)
+		if len(outcomes) != 2 || !strings.HasPrefix(outcomes[0], "not confirmed") || outcomes[1] != "confirmed by the operator" {
+			t.Errorf("the audit log's revoke outcomes are %q; want not confirmed, then confirmed", outcomes)
 		}
 		w.rotplan(t, "plan", "-at", "+25h", "-detailed-exitcode").wantCode(t, exitOK)
 	})
@@ -288,7 +305,7 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 			r := w.rotplan(t, "apply", "-auto-approve")
 			w.wantRolledBack(t, r, "db_password", `verify\.postgres\[0\]: postgres aegis@127\.0\.0\.1:\d+/aegis: .*permission denied`, "0 rotated")
 			r.wantStdout(t,
-				`(?m)^secret\.database_url: skipped: upstream failed: secret\.db_password$`,
+				`(?m)^secret\.database_url: skipped: upstream failed: secret\.db_password \(rolled back\)$`,
 				`(?m)^Apply finished with failures: 0 rotated, 0 synced, 0 retired, 1 rolled back, 1 skipped\.$`)
 			s.pg.Exec(t, "GRANT CONNECT ON DATABASE aegis TO PUBLIC")
 
@@ -315,8 +332,8 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 			r.wantCode(t, exitError)
 			r.wantStdout(t,
 				`(?m)^  secret\.database_url: check failed: verify\.http\[1\]: .*status 503`,
-				`(?m)^secret\.database_url: rolled back; every target is on the old value again: rolled back: check `,
-				`(?m)^secret\.db_password: rolled back; every target is on the old value again: rolled back: secret\.database_url, made from this value, did not finish`,
+				`(?m)^secret\.database_url: rolled back; every target is on the old value again: check `,
+				`(?m)^secret\.db_password: rolled back; every target is on the old value again: secret\.database_url, made from the same value, did not finish`,
 				`(?m)^Apply finished with failures: 0 rotated, 0 synced, 0 retired, 2 rolled back\.$`)
 
 			w.item(t, "aegis-postgres-password").want(t, map[string]string{"credential": w.db0, "credential-pending": "", "credential-previous": ""})
@@ -708,6 +725,15 @@ func (w *cfWorld) rotplan(t *testing.T, args ...string) cfRun {
 	return r
 }
 
+// rotplanLater runs rotplan with apply's clock moved on by d, as if it ran
+// that much later: apply itself always acts now.
+func (w *cfWorld) rotplanLater(t *testing.T, d time.Duration, args ...string) cfRun {
+	t.Helper()
+	clock = func() time.Time { return time.Now().Add(d) }
+	defer func() { clock = nil }()
+	return w.rotplan(t, args...)
+}
+
 // collect adds every value the fakes hold now to the canaries.
 func (w *cfWorld) collect(t *testing.T) {
 	t.Helper()
@@ -918,7 +944,7 @@ func (w *cfWorld) wantRolledBack(t *testing.T, r cfRun, secret, check, rotated s
 	r.wantCode(t, exitError)
 	r.wantStdout(t,
 		`(?m)^  secret\.`+secret+`: check failed: `+check,
-		`(?m)^secret\.`+secret+`: rolled back; every target is on the old value again: rolled back: check `,
+		`(?m)^secret\.`+secret+`: rolled back; every target is on the old value again: check `,
 		`(?m)^Apply finished with failures: `+rotated+`, 0 synced, 0 retired, 1 rolled back`)
 	var outcomes []string
 	for _, rec := range w.audit(t) {

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -20,38 +19,31 @@ import (
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor"
 	"github.com/rotplan/rotplan/executor/state"
-	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/planner"
 )
 
-// valueFiles collects -value-file secret.NAME=PATH.
-type valueFiles map[string]string
-
-func (v valueFiles) String() string { return "" }
-
-func (v valueFiles) Set(s string) error {
-	addr, path, ok := strings.Cut(s, "=")
-	name, isSecret := strings.CutPrefix(addr, "secret.")
-	if !ok || !isSecret || name == "" || path == "" {
-		return fmt.Errorf("%q: write secret.NAME=PATH", s)
-	}
-	v[name] = path
-	return nil
-}
+// Test seams: nil in the release binary; the tests set them (see
+// TestMain) to kill apply after a step, or to move its clock on.
+var (
+	afterStep func(secret string, step state.Step, done bool)
+	clock     func() time.Time
+)
 
 func runApply(m *meta, args []string) int {
-	fs := newFlagSet(m, "apply [PLANFILE]", "Rotates what the plan says is due, in dependency order: generate, stage in the\nstore, set, deliver, verify, then promote; a failed check rolls everything back\nto the old value. With PLANFILE it carries out a plan saved by plan -out, if it\nis still current.")
+	fs := newFlagSet(m, "apply [PLANFILE]", "Rotates what the plan says is due, in dependency order: generate, stage in the\nstore, set, deliver, verify, then promote; a failed check rolls everything back\nto the old value. With PLANFILE it carries out a plan saved by plan -out, if it\nis still current.\n\nThe first interrupt (Ctrl-C) starts nothing new and lets what is in flight\nfinish or roll back; a second one stops at once, and the next apply resumes.")
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait up to `DURATION` for another apply to release the state lock")
+	stopTimeout := fs.Duration("stop-timeout", executor.DefaultStopTimeout, "after an interrupt, let what is in flight run up to `DURATION` before cancelling it (it then rolls back)")
 	parallelism := fs.Int("parallelism", executor.DefaultParallelism, "rotate at most `N` independent secrets at once")
 	asJSON := fs.Bool("json", false, "print progress as JSON lines")
 	noColor := fs.Bool("no-color", false, "never colour the output")
-	at := fs.String("at", "", "act as of `TIME` or +DURATION, as plan -at does: rehearse a later retire or rotation (the clock moves on from there)")
+	at := fs.String("at", "", "not for apply, which always acts now: run plan -at `TIME` to see what a later apply would do")
 	values := valueFiles{}
 	fs.Var(values, "value-file", "read a manual secret's new value from a file: `secret.NAME=PATH` (repeatable)")
-	var targets, replace addressList
+	var targets, replace, revoked addressList
 	fs.Var(&targets, "target", "apply only to `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
+	fs.Var(&revoked, "revoked", "confirm that the previous value of `secret.NAME` was revoked by hand, as its revoke_instructions say (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		if err.Error() == "flag: help requested" {
 			return exitOK
@@ -62,32 +54,38 @@ func runApply(m *meta, args []string) int {
 		fmt.Fprintln(m.stderr, "Usage: rotplan apply [options] [PLANFILE]")
 		return exitError
 	}
+	if *at != "" {
+		fmt.Fprintln(m.stderr, "Error: apply always acts now, on real systems. To see what a later apply would do, run: rotplan plan -at "+*at)
+		return exitError
+	}
 	planFile := fs.Arg(0)
 	if planFile != "" && (len(targets) > 0 || len(replace) > 0) {
 		fmt.Fprintln(m.stderr, "Error: -target and -replace shape a new plan; a saved plan already has its own.")
 		return exitError
 	}
 	color := !*noColor && colorEnabled(m.stdout)
-	start, err := evaluationTime(*at, time.Now().Truncate(time.Second))
-	if err != nil {
-		fmt.Fprintf(m.stderr, "Error: invalid -at: %s\n", err)
-		return exitError
+	now := time.Now
+	if clock != nil {
+		now = clock
 	}
-	offset := time.Until(start)
-	clock := func() time.Time { return time.Now().Add(offset) }
 
 	inv, ok := m.loadInventory(config.ModeResolve)
 	if !ok {
 		return exitError
 	}
-	for name := range values {
-		if inv.Secret(name) == nil {
-			fmt.Fprintf(m.stderr, "Error: -value-file names secret.%s, which the inventory does not declare.\n", name)
-			return exitError
+	for _, flag := range []struct {
+		name  string
+		names []string
+	}{{"-value-file", mapKeys(values)}, {"-revoked", revoked}} {
+		for _, name := range flag.names {
+			if inv.Secret(name) == nil {
+				fmt.Fprintf(m.stderr, "Error: %s names secret.%s, which the inventory does not declare.\n", flag.name, name)
+				return exitError
+			}
 		}
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := m.interrupts()
 	defer stop()
 	backend := state.NewLocal(statePath(inv))
 	lock, err := backend.Lock(ctx, lockInfo("apply"), *lockTimeout)
@@ -107,7 +105,7 @@ func runApply(m *meta, args []string) int {
 		plan, err = savedPlanFor(planFile, inv, st)
 	} else {
 		obs := (&executor.Observer{Registry: m.registry, Logger: m.logger}).Observe(ctx, inv)
-		plan, err = planner.Make(inv, obs, clock().Truncate(time.Second), planner.Options{Targets: targets, Replace: replace})
+		plan, err = planner.Make(inv, obs, now().Truncate(time.Second), planner.Options{Targets: targets, Replace: replace})
 	}
 	if err != nil {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
@@ -125,10 +123,29 @@ func runApply(m *meta, args []string) int {
 	} else {
 		views.PlanHuman(m.stdout, plan, color)
 	}
+	prompts := m.stdout
+	if *asJSON {
+		prompts = m.stderr // stdout carries JSON lines only
+	}
+	op := newOperator(m.stdin, prompts, values, revoked)
+	applier := &executor.Applier{
+		Registry:    m.registry,
+		Logger:      m.logger,
+		Parallelism: *parallelism,
+		StopTimeout: *stopTimeout,
+		Now:         now,
+		Events:      view.Event,
+		Operator:    op,
+		Who:         operatorName(),
+		Lock:        lock,
+		State:       st,
+		Audit:       state.NewAudit(filepath.Join(filepath.Dir(statePath(inv)), "rotplan.audit.jsonl")),
+		AfterStep:   afterStep,
+	}
 	if !plan.HasChanges() {
-		// Nothing to do still clears the journal entries a killed apply
-		// left behind with nothing to resume.
-		(&executor.Applier{Registry: m.registry, Logger: m.logger, Lock: lock, State: st}).Apply(ctx, inv, plan)
+		// Nothing to do still clears the journal entries and the temporary
+		// files a killed apply left behind.
+		applier.Apply(ctx, inv, plan)
 		if *asJSON {
 			view.Summary(executor.Result{Failed: plan.Count().Errors})
 		}
@@ -140,13 +157,19 @@ func runApply(m *meta, args []string) int {
 	// A saved plan was reviewed when it was made: apply carries it out
 	// without asking again.
 	if !*autoApprove && planFile == "" {
-		if !isTerminal(m.stdin) {
+		if op.tty == nil {
 			fmt.Fprintln(m.stderr, "Error: apply asks for confirmation, and there is no terminal to ask on. Review the plan and run apply -auto-approve, or apply a saved plan.")
 			return exitError
 		}
-		fmt.Fprint(m.stdout, "\nRotate these secrets? Only 'yes' will be accepted: ")
-		answer, _ := bufio.NewReader(m.stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
+		approved, err := op.Approve(ctx)
+		switch {
+		case errors.Is(err, executor.ErrInterrupted):
+			fmt.Fprintln(m.stdout, "Apply interrupted; nothing was changed.")
+			return exitError
+		case err != nil:
+			fmt.Fprintf(m.stderr, "Error: %s\n", err)
+			return exitError
+		case !approved:
 			fmt.Fprintln(m.stdout, "Apply cancelled; nothing was changed.")
 			return exitError
 		}
@@ -155,20 +178,6 @@ func runApply(m *meta, args []string) int {
 		fmt.Fprintln(m.stdout) // JSON lines have no blank line
 	}
 
-	applier := &executor.Applier{
-		Registry:        m.registry,
-		Logger:          m.logger,
-		Parallelism:     *parallelism,
-		Now:             clock,
-		Events:          view.Event,
-		Operator:        operator(),
-		Lock:            lock,
-		State:           st,
-		Audit:           state.NewAudit(filepath.Join(filepath.Dir(statePath(inv)), "rotplan.audit.jsonl")),
-		OperatorValue:   m.operatorValue(values),
-		ConfirmOperator: m.confirmOperator(),
-		AfterStep:       crashHook(),
-	}
 	result := applier.Apply(ctx, inv, plan)
 	result.Failed += plan.Count().Errors // the secrets the plan could not read
 	view.Summary(result)
@@ -176,6 +185,45 @@ func runApply(m *meta, args []string) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// interrupts returns the context the first SIGINT or SIGTERM cancels: apply
+// then starts nothing new and lets what is in flight finish or roll back.
+// A second signal stops the process at once; the journal lets the next
+// apply resume.
+func (m *meta) interrupts() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		cancel()
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(m.stderr, "\nInterrupted again: stopping now. Run apply again to resume from the journal.")
+		os.Exit(exitError)
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+func mapKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 func runForceUnlock(m *meta, args []string) int {
@@ -214,53 +262,6 @@ func savedPlanFor(path string, inv *config.Inventory, st *state.State) (*planner
 	return jp.Plan()
 }
 
-// operatorValue reads a manual secret's new value from its -value-file, or
-// asks for it on the terminal without echo.
-func (m *meta) operatorValue(files valueFiles) func(context.Context, *config.Secret) (sensitive.Value, error) {
-	return func(_ context.Context, s *config.Secret) (sensitive.Value, error) {
-		if path, ok := files[s.Name]; ok {
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return sensitive.Value{}, fmt.Errorf("read -value-file for %s: %w", s.Address(), err)
-			}
-			v := strings.TrimRight(string(b), "\r\n")
-			if v == "" {
-				return sensitive.Value{}, fmt.Errorf("the -value-file for %s is empty", s.Address())
-			}
-			return sensitive.New(v), nil
-		}
-		f, ok := m.stdin.(*os.File)
-		if !ok || !term.IsTerminal(int(f.Fd())) {
-			return sensitive.Value{}, executor.ErrNoOperatorValue
-		}
-		fmt.Fprintf(m.stdout, "\n%s needs a new value made by a person.\n", s.Address())
-		if how := s.Generate.StringAttr("instructions"); how != "" {
-			fmt.Fprintf(m.stdout, "  %s\n", how)
-		}
-		fmt.Fprintf(m.stdout, "Paste it here (input is hidden): ")
-		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(m.stdout)
-		if err != nil || len(b) == 0 {
-			return sensitive.Value{}, executor.ErrNoOperatorValue
-		}
-		return sensitive.FromBytes(b), nil
-	}
-}
-
-// confirmOperator asks, on a terminal, whether the person running apply has
-// done a step only they can do.
-func (m *meta) confirmOperator() func(context.Context, *config.Secret, string) bool {
-	if !isTerminal(m.stdin) {
-		return nil
-	}
-	in := bufio.NewReader(m.stdin)
-	return func(_ context.Context, s *config.Secret, how string) bool {
-		fmt.Fprintf(m.stdout, "\n%s: %s\nType 'done' once it is revoked (anything else: do it later): ", s.Address(), how)
-		answer, _ := in.ReadString('\n')
-		return strings.TrimSpace(answer) == "done"
-	}
-}
-
 // statePath is where the local state backend keeps its file.
 func statePath(inv *config.Inventory) string {
 	p := inv.Settings.State.Path
@@ -286,7 +287,8 @@ func lockInfo(operation string) state.LockInfo {
 	}
 }
 
-func operator() string {
+// operatorName names who runs apply, for the audit log.
+func operatorName() string {
 	host, _ := os.Hostname()
 	return userName() + "@" + host
 }
@@ -301,22 +303,4 @@ func userName() string {
 func isTerminal(r any) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
-}
-
-// crashHook kills this process with SIGKILL after the step named in
-// ROTPLAN_TEST_CRASH_AFTER ("stage", or "stage:begun"), so tests can prove
-// that apply resumes from any point. Unset, it does nothing.
-func crashHook() func(string, state.Step, bool) {
-	spec := os.Getenv("ROTPLAN_TEST_CRASH_AFTER")
-	if spec == "" {
-		return nil
-	}
-	step, phase, _ := strings.Cut(spec, ":")
-	wantDone := phase != "begun"
-	return func(_ string, s state.Step, done bool) {
-		if string(s) == step && done == wantDone {
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // SIGKILL cannot be caught; wait for it
-		}
-	}
 }

@@ -69,6 +69,7 @@ func runPlan(m *meta, args []string) int {
 	started := time.Now()
 	obs := (&executor.Observer{Registry: m.registry, Logger: m.logger}).Observe(context.Background(), inv)
 	m.logger.Debug("observed", "secrets", len(obs.Secrets), "elapsed", time.Since(started))
+	obs.RunningApply = m.runningApply(inv)
 	plan, err := planner.Make(inv, obs, now, planner.Options{Targets: targets, Replace: replace})
 	if err != nil {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
@@ -114,6 +115,21 @@ func runPlan(m *meta, args []string) int {
 		return exitPending
 	}
 	return exitOK
+}
+
+// runningApply names the apply holding the state lock, if one does, so
+// that plan shows what it is doing as in progress rather than interrupted.
+// It only looks: plan takes no lock and needs no state.
+func (m *meta) runningApply(inv *config.Inventory) *planner.RunningApply {
+	h, err := state.NewLocal(statePath(inv)).Holder()
+	if err != nil {
+		m.logger.Debug("cannot tell whether an apply is running", "error", err)
+		return nil
+	}
+	if h == nil {
+		return nil
+	}
+	return &planner.RunningApply{Holder: h.Describe(), Since: h.Created}
 }
 
 // evaluationTime reads -at: empty means now, +DURATION is relative to now,

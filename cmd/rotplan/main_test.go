@@ -4,9 +4,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/rotplan/rotplan/executor/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected output in testdata/ from what rotplan prints now")
@@ -15,11 +20,45 @@ func TestMain(m *testing.M) {
 	// The end-to-end tests run the CLI as a separate process (so that it can
 	// be killed): the test binary itself, with this variable set.
 	if os.Getenv("ROTPLAN_TEST_AS_CLI") == "1" {
+		setTestSeams()
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	testscript.Main(m, map[string]func(){
-		"rotplan": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"rotplan": func() {
+			setTestSeams()
+			os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		},
 	})
+}
+
+// setTestSeams sets apply's test seams from the environment of a CLI run
+// by a test:
+//
+//   - ROTPLAN_TEST_CRASH_AFTER=STEP or STEP:begun kills the process with
+//     SIGKILL once that step is done (journaled) or has begun, so tests can
+//     prove that apply resumes from any point;
+//   - ROTPLAN_TEST_CLOCK=TIME or +DURATION (as plan -at reads them) sets
+//     apply's clock there and lets it run on, so a test can reach the end of
+//     a grace period, or the day its store's dates were made for.
+func setTestSeams() {
+	if spec := os.Getenv("ROTPLAN_TEST_CRASH_AFTER"); spec != "" {
+		step, phase, _ := strings.Cut(spec, ":")
+		wantDone := phase != "begun"
+		afterStep = func(_ string, s state.Step, done bool) {
+			if string(s) == step && done == wantDone {
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {} // SIGKILL cannot be caught; wait for it
+			}
+		}
+	}
+	if spec := os.Getenv("ROTPLAN_TEST_CLOCK"); spec != "" {
+		at, err := evaluationTime(spec, time.Now())
+		if err != nil {
+			panic("ROTPLAN_TEST_CLOCK: " + err.Error())
+		}
+		offset := time.Until(at)
+		clock = func() time.Time { return time.Now().Add(offset) }
+	}
 }
 
 // TestScripts runs the CLI end to end: every testdata/script/*.txtar is a

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/rotplan/rotplan/internal/atomicfile"
+	"github.com/rotplan/rotplan/internal/filelock"
 )
 
 // Local keeps the state in a file, its lock in a sibling .lock file.
@@ -36,12 +36,39 @@ func (l *Local) Read() (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	st := New()
-	if err := json.Unmarshal(b, st); err != nil {
-		return nil, fmt.Errorf("read state %s: not a rotplan state file (%v)", l.path, err)
+	return decode(l.path, b)
+}
+
+// decode reads a state file of this format or of format 1.
+func decode(path string, b []byte) (*State, error) {
+	var head struct {
+		FormatVersion int `json:"format_version"`
 	}
-	if st.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("read state %s: format_version %d, this rotplan reads %d", l.path, st.FormatVersion, FormatVersion)
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, fmt.Errorf("read state %s: not a rotplan state file (%v)", path, err)
+	}
+	st := New()
+	switch head.FormatVersion {
+	case FormatVersion:
+		if err := json.Unmarshal(b, st); err != nil {
+			return nil, fmt.Errorf("read state %s: not a rotplan state file (%v)", path, err)
+		}
+	case 1:
+		var v1 struct {
+			Serial    int64                  `json:"serial"`
+			Rotations map[string]*v1Rotation `json:"rotations"`
+		}
+		if err := json.Unmarshal(b, &v1); err != nil {
+			return nil, fmt.Errorf("read state %s: not a rotplan state file (%v)", path, err)
+		}
+		st.Serial = v1.Serial
+		for name, r := range v1.Rotations {
+			if up, ok := r.upgrade(); ok {
+				st.Rotations[name] = up
+			}
+		}
+	default:
+		return nil, fmt.Errorf("read state %s: format_version %d, this rotplan reads %d", path, head.FormatVersion, FormatVersion)
 	}
 	if st.Rotations == nil {
 		st.Rotations = map[string]*Rotation{}
@@ -64,31 +91,33 @@ func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		return nil, fmt.Errorf("lock state: %w", err)
 	}
 	deadline := time.Now().Add(timeout)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	// A plan probing for a running apply holds a shared lock for an
+	// instant and records nothing: a lock with no holder recorded is tried
+	// again for a moment before it counts as held.
+	const anonymousWait = 500 * time.Millisecond
+	for start := time.Now(); ; {
+		err := filelock.TryLock(f, filelock.Exclusive)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if !errors.Is(err, filelock.ErrLocked) {
 			f.Close()
 			return nil, fmt.Errorf("lock state: %w", err)
 		}
-		if !time.Now().Before(deadline) {
-			holder := readHolder(f)
-			// The holder records itself just after it takes the lock: a
-			// moment later its record is there to name it.
-			for i := 0; i < 20 && holder.ID == "unknown"; i++ {
-				time.Sleep(5 * time.Millisecond)
-				holder = readHolder(f)
-			}
+		holder := readHolder(f)
+		if !time.Now().Before(deadline) && (holder.ID != "unknown" || time.Since(start) > anonymousWait) {
 			f.Close()
 			return nil, &LockedError{Path: l.path, Holder: holder}
+		}
+		wait := 100 * time.Millisecond
+		if holder.ID == "unknown" {
+			wait = 5 * time.Millisecond
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
 			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 	b, _ := json.Marshal(info)
@@ -101,7 +130,36 @@ func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		return nil, fmt.Errorf("lock state: record holder: %w", err)
 	}
 	_ = f.Sync()
+	// A crash between writing the state's temporary file and renaming it
+	// leaves the file behind; under the lock, nobody else is writing one.
+	if _, err := atomicfile.RemoveStale(l.path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock state: %w", err)
+	}
 	return &Lock{l: l, f: f, Info: info}, nil
+}
+
+// Holder reports the apply that holds the lock now, or nil when none does.
+// It changes nothing: plan calls it to say that an apply is running.
+func (l *Local) Holder() (*LockInfo, error) {
+	f, err := os.Open(l.lockPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state lock: %w", err)
+	}
+	defer f.Close()
+	err = filelock.TryLock(f, filelock.Shared)
+	switch {
+	case err == nil:
+		_ = filelock.Unlock(f)
+		return nil, nil
+	case errors.Is(err, filelock.ErrLocked):
+		h := readHolder(f)
+		return &h, nil
+	}
+	return nil, fmt.Errorf("read state lock: %w", err)
 }
 
 // readHolder reads the holder's details from the lock file; a holder that
@@ -140,7 +198,7 @@ func (k *Lock) Unlock() error {
 		return nil
 	}
 	_ = k.f.Truncate(0)
-	err := k.f.Close() // closing releases the flock
+	err := k.f.Close() // closing releases the file lock
 	k.f = nil
 	return err
 }
@@ -165,9 +223,9 @@ func (l *Local) ForceUnlock(id string) error {
 	if holder.ID != id {
 		return fmt.Errorf("the state %s is locked by %s, not %s; nothing was changed", l.path, holder.ID, id)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f, filelock.Exclusive); err != nil {
 		return fmt.Errorf("lock %s is held by a running process (pid %d on %s); stop it rather than force the lock", id, holder.PID, holder.Host)
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer filelock.Unlock(f)
 	return f.Truncate(0)
 }

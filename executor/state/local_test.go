@@ -78,7 +78,7 @@ func TestWriteAndRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Unlock()
-	st.Rotations["db"] = &Rotation{ID: "r1", Secret: "db", Step: StepStage, Done: true}
+	st.Rotations["db"] = &Rotation{ID: "r1", Secret: "db", State: "staged"}
 	for i := 0; i < 2; i++ {
 		if err := k.Write(st); err != nil {
 			t.Fatal(err)
@@ -88,7 +88,7 @@ func TestWriteAndRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Serial != 2 || got.Rotations["db"].Step != StepStage || !got.Rotations["db"].Done {
+	if got.Serial != 2 || got.Rotations["db"].State != "staged" {
 		t.Errorf("read back %+v", got)
 	}
 	info, err := os.Stat(path)
@@ -97,10 +97,87 @@ func TestWriteAndRead(t *testing.T) {
 	}
 }
 
-func TestStepOrder(t *testing.T) {
-	if !StepPromote.After(StepVerify) || StepStage.After(StepDeliver) || StepGenerate.After(StepGenerate) {
-		t.Error("step order is wrong")
+// A state file written by a rotplan of format 1 (the last step begun and
+// whether it finished) is read as the states its rotations had reached.
+func TestReadFormat1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rotplan.state")
+	v1 := `{"format_version": 1, "serial": 7, "rotations": {
+	  "a": {"id": "r-a", "secret": "a", "action": "rotate", "step": "deliver", "done": true},
+	  "b": {"id": "r-b", "secret": "b", "action": "rotate", "step": "verify", "done": false},
+	  "c": {"id": "r-c", "secret": "c", "action": "rotate", "step": "set", "done": false, "rolling_back": true, "error": "check failed"},
+	  "d": {"id": "r-d", "secret": "d", "action": "create", "step": "generate", "done": false},
+	  "e": {"id": "r-e", "secret": "e", "action": "sync", "step": "deliver", "done": false}
+	}}`
+	if err := os.WriteFile(path, []byte(v1), 0o600); err != nil {
+		t.Fatal(err)
 	}
+	st, err := NewLocal(path).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for name, r := range st.Rotations {
+		got[name] = r.State
+	}
+	want := map[string]string{"a": "delivered", "b": "delivered", "c": "rolling back"}
+	if st.Serial != 7 || len(got) != len(want) {
+		t.Fatalf("serial %d, states %v; want 7, %v", st.Serial, got, want)
+	}
+	for name, state := range want {
+		if got[name] != state {
+			t.Errorf("rotation %s: state %q, want %q", name, got[name], state)
+		}
+	}
+	if st.Rotations["c"].Error != "check failed" || st.Rotations["a"].ID != "r-a" {
+		t.Errorf("entries lost their fields: %+v, %+v", st.Rotations["c"], st.Rotations["a"])
+	}
+}
+
+// Holder names a running holder without taking or changing anything, and
+// a plan probing it never makes an apply fail to lock.
+func TestHolder(t *testing.T) {
+	l := NewLocal(filepath.Join(t.TempDir(), "rotplan.state"))
+	if h, err := l.Holder(); err != nil || h != nil {
+		t.Fatalf("no lock file: holder %+v, %v; want none", h, err)
+	}
+	if _, err := os.Stat(l.lockPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Holder created the lock file: %v", err)
+	}
+	held, err := l.Lock(context.Background(), LockInfo{ID: "lock-1", User: "alice"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := l.Holder()
+	if err != nil || h == nil || h.ID != "lock-1" || h.User != "alice" {
+		t.Fatalf("holder = %+v, %v; want lock-1 held by alice", h, err)
+	}
+	held.Unlock()
+	if h, err := l.Holder(); err != nil || h != nil {
+		t.Errorf("after unlock: holder %+v, %v; want none", h, err)
+	}
+
+	// While probes hold the shared lock again and again, a lock still
+	// succeeds.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				_, _ = l.Holder()
+			}
+		}
+	}()
+	k, err := l.Lock(context.Background(), LockInfo{ID: "lock-2"}, 0)
+	close(stop)
+	<-done
+	if err != nil {
+		t.Fatalf("lock while a plan probes: %v", err)
+	}
+	k.Unlock()
 }
 
 func TestAudit(t *testing.T) {

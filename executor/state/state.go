@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// FormatVersion is the version of the state file's format.
-const FormatVersion = 1
+// FormatVersion is the version of the state file's format. Version 1
+// recorded the last step begun and whether it finished; Read converts it.
+const FormatVersion = 2
 
 // State is apply's record of rotations in flight.
 type State struct {
@@ -30,18 +31,18 @@ type Rotation struct {
 	ID     string `json:"id"`
 	Secret string `json:"secret"`
 	Action string `json:"action"`
-	// Step is the last step begun, and Done whether it completed.
-	Step    Step      `json:"step"`
-	Done    bool      `json:"done"`
+	// State is the last state of the rotation's lifecycle it reached
+	// ("staged", "delivered", "rolling back", ...): a resumed apply carries
+	// the rotation on from there. The executor owns the names.
+	State   string    `json:"state"`
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`
-	// RollingBack is set once a failure has started a rollback; a resumed
-	// apply finishes the rollback rather than the rotation.
-	RollingBack bool   `json:"rolling_back,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// Error is why a rollback started, for the apply that finishes it to
+	// report.
+	Error string `json:"error,omitempty"`
 }
 
-// Step is one step of the rotation protocol.
+// Step is one step of the rotation protocol, as the audit log names it.
 type Step string
 
 const (
@@ -53,22 +54,10 @@ const (
 	StepPromote  Step = "promote"
 	StepRollback Step = "rollback"
 	StepRetire   Step = "retire"
+	// StepRevoke is a revocation only a person can do, confirmed (or not)
+	// at apply's prompt.
+	StepRevoke Step = "revoke"
 )
-
-// Steps is the rotation protocol's order, from generate to promote.
-var Steps = []Step{StepGenerate, StepStage, StepSet, StepDeliver, StepVerify, StepPromote}
-
-// After reports whether step s comes after other in the protocol.
-func (s Step) After(other Step) bool { return index(s) > index(other) }
-
-func index(s Step) int {
-	for i, t := range Steps {
-		if t == s {
-			return i
-		}
-	}
-	return -1
-}
 
 // LockInfo says who holds the lock, for the error a second apply gets.
 type LockInfo struct {
@@ -81,6 +70,11 @@ type LockInfo struct {
 	Version   string    `json:"version"`
 }
 
+// Describe says who holds the lock, in words.
+func (h LockInfo) Describe() string {
+	return fmt.Sprintf("lock %s, held by %s on %s (pid %d)", h.ID, orDefault(h.User, "unknown user"), orDefault(h.Host, "unknown host"), h.PID)
+}
+
 // LockedError is returned when another apply holds the lock.
 type LockedError struct {
 	Path   string
@@ -89,8 +83,8 @@ type LockedError struct {
 
 func (e *LockedError) Error() string {
 	h := e.Holder
-	return fmt.Sprintf("the state %s is locked by another %s: lock %s, held by %s on %s (pid %d) since %s. Wait for it to finish; if that process is gone, run: rotplan force-unlock %s",
-		e.Path, orDefault(h.Operation, "apply"), h.ID, orDefault(h.User, "unknown user"), orDefault(h.Host, "unknown host"), h.PID, h.Created.UTC().Format(time.RFC3339), h.ID)
+	return fmt.Sprintf("the state %s is locked by another %s: %s since %s. Wait for it to finish; if that process is gone, run: rotplan force-unlock %s",
+		e.Path, orDefault(h.Operation, "apply"), h.Describe(), h.Created.UTC().Format(time.RFC3339), h.ID)
 }
 
 func orDefault(s, def string) string {
@@ -98,4 +92,36 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// v1Rotation is a journal entry of format 1: the last step begun, whether
+// it finished, and whether a rollback had started.
+type v1Rotation struct {
+	Rotation
+	Step        Step `json:"step"`
+	Done        bool `json:"done"`
+	RollingBack bool `json:"rolling_back"`
+}
+
+// upgrade gives a format 1 entry the state it had reached, or false when
+// there is nothing to resume (a sync or a retire, which plan finds again,
+// or a rotation that had staged nothing).
+func (r v1Rotation) upgrade() (*Rotation, bool) {
+	out := r.Rotation
+	if r.Action == "sync" || r.Action == "retire" {
+		return nil, false
+	}
+	if r.RollingBack {
+		out.State = "rolling back"
+		return &out, true
+	}
+	reached := map[Step]string{StepGenerate: "generated", StepStage: "staged", StepSet: "set", StepDeliver: "delivered", StepVerify: "verified"}
+	before := map[Step]string{StepStage: "generated", StepSet: "staged", StepDeliver: "set", StepVerify: "delivered", StepPromote: "verified"}
+	var ok bool
+	if r.Done {
+		out.State, ok = reached[r.Step]
+	} else {
+		out.State, ok = before[r.Step]
+	}
+	return &out, ok
 }

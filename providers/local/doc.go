@@ -21,6 +21,7 @@
 // files a crashed writer left beside one before it changes it, and no error
 // it returns carries a value.
 //
-// This package imports providers, config, internal/atomicfile and
-// internal/sensitive of rotplan, and nothing else of it.
+// This package imports providers, config, internal/atomicfile,
+// internal/filelock and internal/sensitive of rotplan, and nothing else of
+// it.
 package local

@@ -46,14 +46,21 @@ func (v *applyHuman) Event(e executor.Event) {
 		fmt.Fprintf(v.w, "%s: %s %s\n", c.bold(e.Secret), c.red("failed:"), e.Message)
 	case executor.EventSecretSkipped:
 		fmt.Fprintf(v.w, "%s: %s %s\n", c.bold(e.Secret), c.yellow("skipped:"), e.Message)
+	case executor.EventSecretWaiting:
+		fmt.Fprintf(v.w, "%s: %s %s\n", c.bold(e.Secret), c.cyan("waiting for the operator:"), strings.TrimPrefix(e.Message, "waiting for the operator: "))
 	case executor.EventOperator:
 		fmt.Fprintf(v.w, "%s: %s %s\n", c.bold(e.Secret), c.cyan("operator step:"), e.Message)
+	case executor.EventInterrupted:
+		fmt.Fprintf(v.w, "\n%s\n\n", c.bold(c.yellow(capitalize(e.Message))))
 	}
 }
 
 func (v *applyHuman) Summary(r executor.Result) {
 	head := "Apply complete: "
-	if !r.OK() {
+	switch {
+	case r.Interrupted:
+		head = "Apply interrupted: "
+	case !r.OK():
 		head = "Apply finished with failures: "
 	}
 	fmt.Fprintf(v.w, "\n%s\n", v.c.bold(head+ApplyCounts(r)+"."))
@@ -66,11 +73,17 @@ func ApplyCounts(r executor.Result) string {
 		parts = append(parts, fmt.Sprintf("%d created", r.Created))
 	}
 	parts = append(parts, fmt.Sprintf("%d rotated", r.Rotated), fmt.Sprintf("%d synced", r.Synced), fmt.Sprintf("%d retired", r.Retired), fmt.Sprintf("%d rolled back", r.RolledBack))
+	if r.RollbacksFinished > 0 {
+		parts = append(parts, CountNoun(r.RollbacksFinished, "rollback")+" finished")
+	}
 	if r.Failed > 0 {
 		parts = append(parts, fmt.Sprintf("%d failed", r.Failed))
 	}
 	if r.Skipped > 0 {
 		parts = append(parts, fmt.Sprintf("%d skipped", r.Skipped))
+	}
+	if r.Waiting > 0 {
+		parts = append(parts, fmt.Sprintf("%d waiting for the operator", r.Waiting))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -85,16 +98,19 @@ func (v *applyJSON) Event(e executor.Event) {
 
 func (v *applyJSON) Summary(r executor.Result) {
 	_ = v.enc.Encode(struct {
-		Type       string `json:"type"`
-		OK         bool   `json:"ok"`
-		Created    int    `json:"created"`
-		Rotated    int    `json:"rotated"`
-		Synced     int    `json:"synced"`
-		Retired    int    `json:"retired"`
-		RolledBack int    `json:"rolled_back"`
-		Failed     int    `json:"failed"`
-		Skipped    int    `json:"skipped"`
-	}{"summary", r.OK(), r.Created, r.Rotated, r.Synced, r.Retired, r.RolledBack, r.Failed, r.Skipped})
+		Type              string `json:"type"`
+		OK                bool   `json:"ok"`
+		Interrupted       bool   `json:"interrupted"`
+		Created           int    `json:"created"`
+		Rotated           int    `json:"rotated"`
+		Synced            int    `json:"synced"`
+		Retired           int    `json:"retired"`
+		RolledBack        int    `json:"rolled_back"`
+		RollbacksFinished int    `json:"rollbacks_finished"`
+		Failed            int    `json:"failed"`
+		Skipped           int    `json:"skipped"`
+		Waiting           int    `json:"waiting"`
+	}{"summary", r.OK(), r.Interrupted, r.Created, r.Rotated, r.Synced, r.Retired, r.RolledBack, r.RollbacksFinished, r.Failed, r.Skipped, r.Waiting})
 }
 
 func round(d time.Duration) string {
@@ -119,8 +135,17 @@ func ing(action string) string {
 		return "retiring"
 	case "resume":
 		return "resuming"
+	case "rollback":
+		return "finishing the rollback of its failed rotation"
 	}
 	return action
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func past(action string) string {
@@ -135,6 +160,8 @@ func past(action string) string {
 		return "retired"
 	case "resume":
 		return "resumed and rotated"
+	case "rollback":
+		return "rolled back"
 	}
 	return action
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/rotplan/rotplan/planner"
 )
@@ -26,6 +27,9 @@ func PlanHuman(w io.Writer, p *planner.Plan, color bool) {
 	}
 
 	at := p.At.UTC().Format("2006-01-02 15:04 MST")
+	if r := p.RunningApply; r != nil {
+		fmt.Fprintf(w, "%s an apply is running: %s, since %s. What it is doing shows as in progress.\n\n", c.yellow("Note:"), r.Holder, r.Since.UTC().Format(time.RFC3339))
+	}
 	switch {
 	case len(actions) == 0 && len(errs) == 0 && len(warnings) == 0:
 		fmt.Fprintf(w, "No changes. As of %s every secret is current and in sync.\n", at)
@@ -81,6 +85,9 @@ func Summary(p *planner.Plan) string {
 	if n.Resume > 0 {
 		parts = append(parts, fmt.Sprintf("%d to resume", n.Resume))
 	}
+	if n.Rollback > 0 {
+		parts = append(parts, fmt.Sprintf("%d to roll back", n.Rollback))
+	}
 	parts = append(parts, fmt.Sprintf("%d unchanged", n.Unchanged))
 	return "Plan: " + strings.Join(parts, ", ") + "."
 }
@@ -100,6 +107,8 @@ func actionLine(ch *planner.Change, c palette) string {
 		return c.red("-") + " " + c.bold(ch.Address) + " will retire its previous value"
 	case ch.Action == planner.Resume:
 		return c.yellow("*") + " " + c.bold(ch.Address) + " will resume its interrupted rotation"
+	case ch.Action == planner.Rollback:
+		return c.red("<") + " " + c.bold(ch.Address) + " will finish rolling back its failed rotation"
 	}
 	return ch.Address
 }
@@ -107,8 +116,20 @@ func actionLine(ch *planner.Change, c palette) string {
 func writeAction(w io.Writer, ch *planner.Change, c palette) {
 	fmt.Fprintf(w, "  %s (%s)\n", actionLine(ch, c), ch.Status)
 	fmt.Fprintf(w, "      %s\n", ch.Reason)
-	if ch.Instructions != "" {
-		fmt.Fprintf(w, "      %-9s %s\n", "how:", strings.ReplaceAll(strings.TrimSpace(ch.Instructions), "\n", "\n"+strings.Repeat(" ", 16)))
+	field := func(name, text string) {
+		fmt.Fprintf(w, "      %-9s %s\n", name+":", strings.ReplaceAll(strings.TrimSpace(text), "\n", "\n"+strings.Repeat(" ", 16)))
+	}
+	if ch.RetireFirst {
+		field("first", "retires its previous value: "+ch.RetireReason)
+		if ch.RevokeInstructions != "" {
+			field("revoke", ch.RevokeInstructions)
+		}
+	}
+	switch {
+	case ch.Action == planner.Retire && ch.RevokeInstructions != "":
+		field("how", ch.RevokeInstructions)
+	case ch.Action != planner.Retire && ch.Instructions != "":
+		field("how", ch.Instructions)
 	}
 	fmt.Fprintf(w, "      %-9s %s\n", "store:", ch.Store)
 	if ch.Action == planner.Create || ch.Action == planner.Rotate {
@@ -123,6 +144,9 @@ func writeAction(w io.Writer, ch *planner.Change, c palette) {
 				parts[i] += " (deliver)"
 			case planner.Retire:
 				parts[i] += " (drop previous)"
+				if t.Unknown > 0 {
+					parts[i] = t.Address + " (drop previous and " + CountNoun(t.Unknown, "unknown credential") + ")"
+				}
 			}
 		}
 		fmt.Fprintf(w, "      %-9s %s\n", "targets:", strings.Join(parts, ", "))

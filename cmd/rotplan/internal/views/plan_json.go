@@ -13,16 +13,25 @@ import (
 // JSONPlan is the plan's machine-readable form, documented in
 // docs/json-format.md. A saved plan (-out) is the same document.
 type JSONPlan struct {
-	FormatVersion  string       `json:"format_version"`
-	RotplanVersion string       `json:"rotplan_version"`
-	EvaluatedAt    time.Time    `json:"evaluated_at"`
-	InventoryHash  string       `json:"inventory_hash"`
-	StateSerial    int64        `json:"state_serial"`
-	HasChanges     bool         `json:"has_changes"`
-	HasErrors      bool         `json:"has_errors"`
-	Options        JSONOptions  `json:"options"`
-	Summary        JSONSummary  `json:"summary"`
-	Changes        []JSONChange `json:"changes"`
+	FormatVersion  string    `json:"format_version"`
+	RotplanVersion string    `json:"rotplan_version"`
+	EvaluatedAt    time.Time `json:"evaluated_at"`
+	// RunningApply is the apply holding the state lock as the plan was
+	// made, absent when none was.
+	RunningApply  *JSONRunningApply `json:"running_apply,omitempty"`
+	InventoryHash string            `json:"inventory_hash"`
+	StateSerial   int64             `json:"state_serial"`
+	HasChanges    bool              `json:"has_changes"`
+	HasErrors     bool              `json:"has_errors"`
+	Options       JSONOptions       `json:"options"`
+	Summary       JSONSummary       `json:"summary"`
+	Changes       []JSONChange      `json:"changes"`
+}
+
+// JSONRunningApply describes an apply holding the state lock.
+type JSONRunningApply struct {
+	Holder string    `json:"holder"`
+	Since  time.Time `json:"since"`
 }
 
 // JSONOptions are the options the plan was made with.
@@ -38,6 +47,7 @@ type JSONSummary struct {
 	Sync      int `json:"sync"`
 	Retire    int `json:"retire"`
 	Resume    int `json:"resume"`
+	Rollback  int `json:"rollback"`
 	Unchanged int `json:"unchanged"`
 	Errors    int `json:"errors"`
 }
@@ -57,21 +67,29 @@ type JSONChange struct {
 	Generate     string         `json:"generate"`
 	Manual       bool           `json:"manual"`
 	Instructions string         `json:"instructions,omitempty"`
-	Targets      []JSONTarget   `json:"targets"`
-	Checks       []string       `json:"checks"`
-	Needs        []string       `json:"needs"`
-	Cause        string         `json:"cause,omitempty"`
-	Notes        []string       `json:"notes"`
-	Warnings     []string       `json:"warnings"`
-	Error        string         `json:"error,omitempty"`
+	// RevokeInstructions say how a person revokes the previous value.
+	RevokeInstructions string `json:"revoke_instructions,omitempty"`
+	// RetireFirst: the rotation retires the previous value first.
+	RetireFirst  bool         `json:"retire_first,omitempty"`
+	RetireReason string       `json:"retire_reason,omitempty"`
+	Targets      []JSONTarget `json:"targets"`
+	Checks       []string     `json:"checks"`
+	Needs        []string     `json:"needs"`
+	Cause        string       `json:"cause,omitempty"`
+	Notes        []string     `json:"notes"`
+	Warnings     []string     `json:"warnings"`
+	Error        string       `json:"error,omitempty"`
 }
 
 // JSONTarget is one target's part of a change.
 type JSONTarget struct {
 	Address string          `json:"address"`
 	Holds   planner.Holding `json:"holds"`
-	Action  planner.Action  `json:"action"`
-	Error   string          `json:"error,omitempty"`
+	// Unknown counts credentials the target accepts that rotplan did not
+	// make.
+	Unknown int            `json:"unknown_credentials,omitempty"`
+	Action  planner.Action `json:"action"`
+	Error   string         `json:"error,omitempty"`
 }
 
 // PlanMeta is what a plan view shows beside the plan itself.
@@ -97,35 +115,41 @@ func NewJSONPlan(p *planner.Plan, meta PlanMeta) *JSONPlan {
 		Options:        JSONOptions{Targets: nonNil(meta.Targets), Replace: nonNil(meta.Replace)},
 		Summary: JSONSummary{
 			Create: n.Create, Rotate: n.Rotate, Sync: n.Sync, Retire: n.Retire,
-			Resume: n.Resume, Unchanged: n.Unchanged, Errors: n.Errors,
+			Resume: n.Resume, Rollback: n.Rollback, Unchanged: n.Unchanged, Errors: n.Errors,
 		},
 		Changes: make([]JSONChange, 0, len(p.Changes)),
 	}
+	if r := p.RunningApply; r != nil {
+		jp.RunningApply = &JSONRunningApply{Holder: r.Holder, Since: r.Since.UTC()}
+	}
 	for _, c := range p.Changes {
 		jc := JSONChange{
-			Address:      c.Address,
-			Status:       c.Status,
-			Action:       c.Action,
-			Reason:       c.Reason,
-			RotatedAt:    timePtr(c.RotatedAt),
-			DueAt:        timePtr(c.DueAt),
-			RetireAfter:  timePtr(c.RetireAfter),
-			Frequency:    config.FormatDuration(c.Frequency),
-			Grace:        config.FormatDuration(c.Grace),
-			Store:        c.Store,
-			Generate:     c.Generate,
-			Manual:       c.Manual,
-			Instructions: c.Instructions,
-			Targets:      make([]JSONTarget, len(c.Targets)),
-			Checks:       nonNil(c.Checks),
-			Needs:        nonNil(c.Needs),
-			Cause:        c.Cause,
-			Notes:        nonNil(c.Notes),
-			Warnings:     nonNil(c.Warnings),
-			Error:        c.Error,
+			Address:            c.Address,
+			Status:             c.Status,
+			Action:             c.Action,
+			Reason:             c.Reason,
+			RotatedAt:          timePtr(c.RotatedAt),
+			DueAt:              timePtr(c.DueAt),
+			RetireAfter:        timePtr(c.RetireAfter),
+			Frequency:          config.FormatDuration(c.Frequency),
+			Grace:              config.FormatDuration(c.Grace),
+			Store:              c.Store,
+			Generate:           c.Generate,
+			Manual:             c.Manual,
+			Instructions:       c.Instructions,
+			RevokeInstructions: c.RevokeInstructions,
+			RetireFirst:        c.RetireFirst,
+			RetireReason:       c.RetireReason,
+			Targets:            make([]JSONTarget, len(c.Targets)),
+			Checks:             nonNil(c.Checks),
+			Needs:              nonNil(c.Needs),
+			Cause:              c.Cause,
+			Notes:              nonNil(c.Notes),
+			Warnings:           nonNil(c.Warnings),
+			Error:              c.Error,
 		}
 		for i, t := range c.Targets {
-			jc.Targets[i] = JSONTarget{Address: t.Address, Holds: t.Holds, Action: t.Action, Error: t.Error}
+			jc.Targets[i] = JSONTarget{Address: t.Address, Holds: t.Holds, Unknown: t.Unknown, Action: t.Action, Error: t.Error}
 		}
 		jp.Changes = append(jp.Changes, jc)
 	}
@@ -145,29 +169,32 @@ func (jp *JSONPlan) Plan() (*planner.Plan, error) {
 			return nil, fmt.Errorf("%s: grace: %w", jc.Address, err)
 		}
 		c := &planner.Change{
-			Secret:       trimSecret(jc.Address),
-			Address:      jc.Address,
-			Status:       jc.Status,
-			Action:       jc.Action,
-			Reason:       jc.Reason,
-			RotatedAt:    timeVal(jc.RotatedAt),
-			DueAt:        timeVal(jc.DueAt),
-			RetireAfter:  timeVal(jc.RetireAfter),
-			Frequency:    freq,
-			Grace:        grace,
-			Store:        jc.Store,
-			Generate:     jc.Generate,
-			Manual:       jc.Manual,
-			Instructions: jc.Instructions,
-			Checks:       jc.Checks,
-			Needs:        jc.Needs,
-			Cause:        jc.Cause,
-			Notes:        jc.Notes,
-			Warnings:     jc.Warnings,
-			Error:        jc.Error,
+			Secret:             trimSecret(jc.Address),
+			Address:            jc.Address,
+			Status:             jc.Status,
+			Action:             jc.Action,
+			Reason:             jc.Reason,
+			RotatedAt:          timeVal(jc.RotatedAt),
+			DueAt:              timeVal(jc.DueAt),
+			RetireAfter:        timeVal(jc.RetireAfter),
+			Frequency:          freq,
+			Grace:              grace,
+			Store:              jc.Store,
+			Generate:           jc.Generate,
+			Manual:             jc.Manual,
+			Instructions:       jc.Instructions,
+			RevokeInstructions: jc.RevokeInstructions,
+			RetireFirst:        jc.RetireFirst,
+			RetireReason:       jc.RetireReason,
+			Checks:             jc.Checks,
+			Needs:              jc.Needs,
+			Cause:              jc.Cause,
+			Notes:              jc.Notes,
+			Warnings:           jc.Warnings,
+			Error:              jc.Error,
 		}
 		for _, t := range jc.Targets {
-			c.Targets = append(c.Targets, planner.TargetChange{Address: t.Address, Holds: t.Holds, Action: t.Action, Error: t.Error})
+			c.Targets = append(c.Targets, planner.TargetChange{Address: t.Address, Holds: t.Holds, Unknown: t.Unknown, Action: t.Action, Error: t.Error})
 		}
 		p.Changes = append(p.Changes, c)
 	}

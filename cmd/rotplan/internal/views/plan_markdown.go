@@ -16,6 +16,9 @@ func PlanMarkdown(w io.Writer, p *planner.Plan) {
 		fmt.Fprintf(w, " %s could not be planned.", CountNoun(n, "secret"))
 	}
 	fmt.Fprintf(w, "\n\nEvaluated as of %s.\n", p.At.UTC().Format("2006-01-02 15:04 MST"))
+	if r := p.RunningApply; r != nil {
+		fmt.Fprintf(w, "\n:hourglass: An apply is running: %s, since %s.\n", cell(r.Holder), r.Since.UTC().Format("2006-01-02 15:04 MST"))
+	}
 
 	var rows, notes []string
 	for _, ch := range p.Changes {
@@ -25,7 +28,16 @@ func PlanMarkdown(w io.Writer, p *planner.Plan) {
 				targets[i] = "`" + t.Address + "`"
 			}
 			reason := ch.Reason
-			if ch.Instructions != "" {
+			if ch.RetireFirst {
+				reason += "<br>First retires its previous value: " + ch.RetireReason
+				if ch.RevokeInstructions != "" {
+					reason += "<br>Revoke: " + ch.RevokeInstructions
+				}
+			}
+			switch {
+			case ch.Action == planner.Retire && ch.RevokeInstructions != "":
+				reason += "<br>How: " + ch.RevokeInstructions
+			case ch.Action != planner.Retire && ch.Instructions != "":
 				reason += "<br>How: " + ch.Instructions
 			}
 			rows = append(rows, fmt.Sprintf("| `%s` | %s | %s | %s | %s |",

@@ -1,10 +1,9 @@
-//go:build unix
-
 package local
 
 import (
 	"os"
-	"syscall"
+
+	"github.com/rotplan/rotplan/internal/filelock"
 )
 
 // lockFile takes an exclusive lock on path, creating it with mode 0600, and
@@ -15,18 +14,9 @@ func lockFile(path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := filelock.Lock(f, filelock.Exclusive); err != nil {
 		f.Close()
-		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		return nil, err
 	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return func() { f.Close() }, nil // closing releases the lock
 }
