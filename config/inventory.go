@@ -40,13 +40,17 @@ type Inventory struct {
 
 // EvalContext returns the context to decode blocks in once secret values
 // are known: values maps secret names to the values their references read
-// (secret.NAME.value); secrets not in it read as unknown.
+// (secret.NAME.value), which enter marked Sensitive; secrets not in it read
+// as unknown. Decode blocks in it with Block.Decode, which takes the marks
+// off the result.
 func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext {
 	secrets := make(map[string]cty.Value, len(inv.Secrets))
 	unknown := cty.UnknownVal(cty.String)
 	for _, s := range inv.Secrets {
 		v, ok := values[s.Name]
-		if !ok {
+		if ok {
+			v = v.Mark(Sensitive)
+		} else {
 			v = unknown
 		}
 		secrets[s.Name] = cty.ObjectVal(map[string]cty.Value{"value": v})
@@ -71,12 +75,24 @@ func (b *Block) StringAttr(name string) string {
 	return a.AsString()
 }
 
-// Decode decodes the block's body again in ctx, against its type's schema.
+// Decode decodes the block's body again in ctx (from EvalContext), against
+// its type's schema. The values ctx holds are marked Sensitive while they
+// are evaluated, so no diagnostic quotes one: a function that fails on one
+// says so without its error, and HCL's own diagnostics name types, not
+// values. The configuration it returns has the marks taken off, for
+// providers to read; the diagnostics keep no reference to ctx.
 func (b *Block) Decode(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	if b.Schema == nil {
 		return b.Config, nil
 	}
-	return hcldec.Decode(b.Body, b.Schema.Spec, ctx)
+	v, diags := hcldec.Decode(b.Body, b.Schema.Spec, ctx)
+	if v != cty.NilVal {
+		v, _ = v.UnmarkDeep()
+	}
+	for _, d := range diags {
+		d.EvalContext = nil // it holds the values
+	}
+	return v, explainFunctionErrors(diags)
 }
 
 // Secret returns the secret with the given name, or nil.

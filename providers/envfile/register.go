@@ -30,6 +30,7 @@ func spec() hcldec.Spec {
 		"path": &hcldec.ValidateSpec{
 			Wrapped: &hcldec.AttrSpec{Name: "path", Type: cty.String, Required: true},
 			Func: func(v cty.Value) hcl.Diagnostics {
+				v, _ = v.Unmark()
 				if v.IsNull() || !v.IsKnown() || v.AsString() != "" {
 					return nil
 				}
@@ -49,13 +50,19 @@ func keySpec(name string, required bool) hcldec.Spec {
 	return &hcldec.ValidateSpec{
 		Wrapped: &hcldec.AttrSpec{Name: name, Type: cty.String, Required: required},
 		Func: func(v cty.Value) hcl.Diagnostics {
+			v, marks := v.Unmark()
 			if v.IsNull() || !v.IsKnown() || validKey(v.AsString()) {
 				return nil
+			}
+			// A marked key is made from a secret's value: never quote it.
+			what := fmt.Sprintf("%q is", v.AsString())
+			if len(marks) > 0 {
+				what = fmt.Sprintf("The value of %s is", name)
 			}
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Invalid %s", name),
-				Detail:   fmt.Sprintf("%q is not an environment variable name: use letters, digits and underscores, not starting with a digit, for example DB_PASSWORD.", v.AsString()),
+				Detail:   what + " not an environment variable name: use letters, digits and underscores, not starting with a digit, for example DB_PASSWORD.",
 			}}
 		},
 	}

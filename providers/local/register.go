@@ -46,6 +46,7 @@ func spec() hcldec.Spec {
 
 func notEmpty(attr, detail string) func(cty.Value) hcl.Diagnostics {
 	return func(v cty.Value) hcl.Diagnostics {
+		v, _ = v.Unmark()
 		if v.IsNull() || !v.IsKnown() || v.AsString() != "" {
 			return nil
 		}
