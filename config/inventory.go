@@ -64,15 +64,8 @@ func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext 
 // StringAttr returns a known string attribute of the block's decoded
 // configuration, or "" (a generator's instructions, for instance).
 func (b *Block) StringAttr(name string) string {
-	v := b.Config
-	if v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return ""
-	}
-	a := v.GetAttr(name)
-	if !a.IsKnown() || a.IsNull() || a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
+	s, _ := KnownString(b.Config, name)
+	return s
 }
 
 // Decode decodes the block's body again in ctx (from EvalContext), against
@@ -152,6 +145,18 @@ type Secret struct {
 // Address is the secret's stable address, secret.NAME.
 func (s *Secret) Address() string { return "secret." + s.Name }
 
+// blocks lists the secret's blocks: store, generate, targets, checks.
+func (s *Secret) blocks() []*Block {
+	out := make([]*Block, 0, 2+len(s.Targets)+len(s.Verify))
+	for _, b := range []*Block{s.Store, s.Generate} {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	out = append(out, s.Targets...)
+	return append(out, s.Verify...)
+}
+
 // Needs lists every secret that must be settled before this one: what it
 // derives from, then what it depends on, without repeats.
 func (s *Secret) Needs() []string {
@@ -187,6 +192,12 @@ type Block struct {
 	// Provider is the provider block this block's type shares settings
 	// with, or nil when the inventory has none.
 	Provider *Provider
+	// Destinations are the places the block writes its secret's value, as
+	// its schema's Writes reports them from Config: each File absolute and
+	// clean with its symbolic links resolved, each empty Key the secret's
+	// name. A place not known when loading (from an env() unset while
+	// validating, or from another secret's value) is left out.
+	Destinations []Destination
 
 	DeclRange hcl.Range
 	TypeRange hcl.Range
