@@ -61,6 +61,10 @@ type decoder struct {
 	refRanges []map[string]hcl.Range
 	// implicit holds stand-ins for provider blocks the inventory omits.
 	implicit map[string]*Provider
+	// files holds each File a Writes returned, normalised (see normalise).
+	files map[string]string
+	// absDir is the inventory directory, absolute; "" until needed.
+	absDir string
 }
 
 func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
@@ -118,6 +122,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 	for i, blk := range declared {
 		diags = append(diags, d.decodeSecret(d.inv.Secrets[i], blk)...)
 	}
+	diags = append(diags, d.checkDestinations()...)
 	diags = append(diags, d.checkCycles()...)
 	return diags
 }
@@ -330,6 +335,9 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 			val, moreDiags := hcldec.Decode(hcl.EmptyBody(), schema.Spec, d.ctx)
 			diags = append(diags, moreDiags...)
 			s.Store = &Block{Kind: KindStore, Type: "local", Body: hcl.EmptyBody(), Config: val, Schema: schema, DeclRange: s.DeclRange, TypeRange: s.DeclRange}
+			if !moreDiags.HasErrors() {
+				s.Store.Destinations = d.destinations(s, s.Store)
+			}
 		}
 	}
 	if s.Generate == nil && !hasBlockOfType(content, "generate") {
@@ -398,7 +406,11 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	}
 	val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
 	block.Config = val
-	return block, append(diags, moreDiags...)
+	diags = append(diags, moreDiags...)
+	if !diags.HasErrors() {
+		block.Destinations = d.destinations(s, block)
+	}
+	return block, diags
 }
 
 // implicitProvider stands in for a provider block the inventory leaves out:

@@ -17,9 +17,10 @@ import (
 // value is needed; decode turns it into a diagnostic with a hint.
 var errEnvUnset = errors.New("environment variable is not set")
 
-// functions returns the functions an inventory may call.
+// functions returns the functions an inventory may call, each guarded so
+// that a failed call on a sensitive value never shows the value.
 func functions(dir string, mode Mode, lookupEnv func(string) (string, bool)) map[string]function.Function {
-	return map[string]function.Function{
+	funcs := map[string]function.Function{
 		"env":        envFunc(mode, lookupEnv),
 		"file":       fileFunc(dir),
 		"chomp":      stdlib.ChompFunc,
@@ -41,6 +42,101 @@ func functions(dir string, mode Mode, lookupEnv func(string) (string, bool)) map
 		"trimsuffix": stdlib.TrimSuffixFunc,
 		"upper":      stdlib.UpperFunc,
 	}
+	for name, f := range funcs {
+		funcs[name] = guard(name, f)
+	}
+	return funcs
+}
+
+// Mark is the type of the marks config puts on cty values.
+type Mark string
+
+// Sensitive marks a secret's value, and everything an expression or a
+// function makes from it, while a block is decoded with the values its
+// references read (Inventory.EvalContext, Block.Decode). No diagnostic
+// built from a marked value contains it.
+const Sensitive Mark = "sensitive"
+
+// sensitiveCallError replaces the error of a function call that failed on a
+// marked argument. It says which function failed and nothing more: the
+// underlying error may quote the argument (file() names the path it could
+// not read, regex() the pattern it could not compile).
+type sensitiveCallError struct{ name string }
+
+func (e sensitiveCallError) Error() string {
+	return e.name + "() failed on a sensitive value; its error is not shown, since it could quote the value"
+}
+
+// guard wraps f, the function an inventory calls as name, so that it sees
+// its arguments with their marks. A call with no marked argument behaves as
+// f, errors included. When an argument holds a mark and f fails, deciding
+// its result type or computing it, the error is a sensitiveCallError, an
+// ArgError still pointing at the same argument when f's was one. A call
+// that succeeds returns f's result carrying every mark of its arguments.
+func guard(name string, f function.Function) function.Function {
+	params := f.Params()
+	for i := range params {
+		params[i].AllowMarked = true
+		params[i].AllowUnknown = true // f decides what an unknown gives
+	}
+	varParam := f.VarParam()
+	if varParam != nil {
+		varParam.AllowMarked = true
+		varParam.AllowUnknown = true
+	}
+	return function.New(&function.Spec{
+		Description: f.Description(),
+		Params:      params,
+		VarParam:    varParam,
+		Type: func(args []cty.Value) (cty.Type, error) {
+			ty, err := f.ReturnTypeForValues(args)
+			return ty, hideSensitive(name, args, err)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			v, err := f.Call(args)
+			if err != nil {
+				return cty.NilVal, hideSensitive(name, args, err)
+			}
+			var marks []cty.ValueMarks
+			for _, a := range args {
+				if _, m := a.UnmarkDeep(); len(m) > 0 {
+					marks = append(marks, m)
+				}
+			}
+			return v.WithMarks(marks...), nil
+		},
+	})
+}
+
+// failedOnSensitive reports whether err is what guard returns for a call of
+// the function name that failed on a marked argument.
+func failedOnSensitive(name string, err error) bool {
+	hidden := sensitiveCallError{name}
+	var argErr function.ArgError
+	if errors.As(err, &argErr) {
+		// ArgError does not unwrap; guard made it from hidden.
+		return error(argErr) == function.NewArgError(argErr.Index, hidden)
+	}
+	return errors.Is(err, hidden)
+}
+
+// hideSensitive returns err unchanged unless one of args holds a mark; then
+// a sensitiveCallError in its place.
+func hideSensitive(name string, args []cty.Value, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, a := range args {
+		if !a.ContainsMarked() {
+			continue
+		}
+		var argErr function.ArgError
+		if errors.As(err, &argErr) {
+			return function.NewArgError(argErr.Index, sensitiveCallError{name})
+		}
+		return sensitiveCallError{name}
+	}
+	return err
 }
 
 // envFunc reads an environment variable: env("NAME"), or env("NAME",
@@ -96,12 +192,17 @@ func fileFunc(dir string) function.Function {
 }
 
 // explainFunctionErrors rewrites the generic "Error in function call"
-// diagnostics of file() and of an unset env() variable into ones that say
-// what to do.
+// diagnostics of a call that failed on a sensitive value, of file() and of
+// an unset env() variable into ones that say what to do.
 func explainFunctionErrors(diags hcl.Diagnostics) hcl.Diagnostics {
 	for _, d := range diags {
 		extra, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](d)
 		if !ok {
+			continue
+		}
+		if name := extra.CalledFunctionName(); failedOnSensitive(name, extra.FunctionCallError()) {
+			d.Summary = "Function failed on a sensitive value"
+			d.Detail = fmt.Sprintf("%s() failed on a value made from a secret. Its error is not shown, since it could quote the value; check what this expression passes to %s().", name, name)
 			continue
 		}
 		if extra.CalledFunctionName() == "file" {

@@ -40,13 +40,17 @@ type Inventory struct {
 
 // EvalContext returns the context to decode blocks in once secret values
 // are known: values maps secret names to the values their references read
-// (secret.NAME.value); secrets not in it read as unknown.
+// (secret.NAME.value), which enter marked Sensitive; secrets not in it read
+// as unknown. Decode blocks in it with Block.Decode, which takes the marks
+// off the result.
 func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext {
 	secrets := make(map[string]cty.Value, len(inv.Secrets))
 	unknown := cty.UnknownVal(cty.String)
 	for _, s := range inv.Secrets {
 		v, ok := values[s.Name]
-		if !ok {
+		if ok {
+			v = v.Mark(Sensitive)
+		} else {
 			v = unknown
 		}
 		secrets[s.Name] = cty.ObjectVal(map[string]cty.Value{"value": v})
@@ -60,23 +64,28 @@ func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext 
 // StringAttr returns a known string attribute of the block's decoded
 // configuration, or "" (a generator's instructions, for instance).
 func (b *Block) StringAttr(name string) string {
-	v := b.Config
-	if v == cty.NilVal || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute(name) {
-		return ""
-	}
-	a := v.GetAttr(name)
-	if !a.IsKnown() || a.IsNull() || a.Type() != cty.String {
-		return ""
-	}
-	return a.AsString()
+	s, _ := KnownString(b.Config, name)
+	return s
 }
 
-// Decode decodes the block's body again in ctx, against its type's schema.
+// Decode decodes the block's body again in ctx (from EvalContext), against
+// its type's schema. The values ctx holds are marked Sensitive while they
+// are evaluated, so no diagnostic quotes one: a function that fails on one
+// says so without its error, and HCL's own diagnostics name types, not
+// values. The configuration it returns has the marks taken off, for
+// providers to read; the diagnostics keep no reference to ctx.
 func (b *Block) Decode(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	if b.Schema == nil {
 		return b.Config, nil
 	}
-	return hcldec.Decode(b.Body, b.Schema.Spec, ctx)
+	v, diags := hcldec.Decode(b.Body, b.Schema.Spec, ctx)
+	if v != cty.NilVal {
+		v, _ = v.UnmarkDeep()
+	}
+	for _, d := range diags {
+		d.EvalContext = nil // it holds the values
+	}
+	return v, explainFunctionErrors(diags)
 }
 
 // Secret returns the secret with the given name, or nil.
@@ -136,6 +145,18 @@ type Secret struct {
 // Address is the secret's stable address, secret.NAME.
 func (s *Secret) Address() string { return "secret." + s.Name }
 
+// blocks lists the secret's blocks: store, generate, targets, checks.
+func (s *Secret) blocks() []*Block {
+	out := make([]*Block, 0, 2+len(s.Targets)+len(s.Verify))
+	for _, b := range []*Block{s.Store, s.Generate} {
+		if b != nil {
+			out = append(out, b)
+		}
+	}
+	out = append(out, s.Targets...)
+	return append(out, s.Verify...)
+}
+
 // Needs lists every secret that must be settled before this one: what it
 // derives from, then what it depends on, without repeats.
 func (s *Secret) Needs() []string {
@@ -171,6 +192,12 @@ type Block struct {
 	// Provider is the provider block this block's type shares settings
 	// with, or nil when the inventory has none.
 	Provider *Provider
+	// Destinations are the places the block writes its secret's value, as
+	// its schema's Writes reports them from Config: each File absolute and
+	// clean with its symbolic links resolved, each empty Key the secret's
+	// name. A place not known when loading (from an env() unset while
+	// validating, or from another secret's value) is left out.
+	Destinations []Destination
 
 	DeclRange hcl.Range
 	TypeRange hcl.Range

@@ -51,9 +51,50 @@ type BlockSchema struct {
 	// of this type does that an operator should know before approving it
 	// ("the old password stops working at once"); "" when nothing.
 	RotationNote func(cfg cty.Value) string
+	// Writes, when set, lists the places a block of this type writes its
+	// secret's value to, read from the block's decoded configuration. While
+	// validating, attributes may be unknown (an unset env()) or null: it
+	// returns only the places it knows in full, and nothing from a marked
+	// value (see KnownString). A Key of "" stands for the secret's name, for
+	// a block whose key defaults to it. config normalises each File and
+	// stores the result on Block.Destinations; two blocks that write one
+	// place are an error.
+	Writes func(cfg cty.Value) []Destination
 	// NotImplemented marks a type whose schema is known but whose provider
 	// is not built yet: it validates, and plan reports it as an error.
 	NotImplemented bool
+}
+
+// Destination is one place a block writes a value.
+type Destination struct {
+	// File is a path the block writes, relative to the inventory directory
+	// or absolute; "" when the place is not a file.
+	File string
+	// Resource names a place that is not a file: "fly app web", "redis 127.0.0.1:6379".
+	Resource string
+	// Key is what within File or Resource holds the value: an env var, an app secret, an ACL user.
+	Key string
+}
+
+// KnownString reads a string attribute of a decoded configuration for a
+// Writes function: its value, "" when the attribute is null or absent, and
+// false when it is not known yet, not a string, or marked Sensitive (a
+// place named by a secret's value is never reported).
+func KnownString(cfg cty.Value, name string) (string, bool) {
+	if cfg == cty.NilVal || cfg.IsMarked() || !cfg.IsKnown() {
+		return "", false
+	}
+	if cfg.IsNull() || !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute(name) {
+		return "", true
+	}
+	v := cfg.GetAttr(name)
+	switch {
+	case v.ContainsMarked() || !v.IsKnown() || !v.Type().Equals(cty.String):
+		return "", false
+	case v.IsNull():
+		return "", true
+	}
+	return v.AsString(), true
 }
 
 // Schemas looks up the schema for each block type. The providers registry

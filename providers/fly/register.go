@@ -62,7 +62,7 @@ var targetSpec = &hcldec.ValidateSpec{
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
 	r.Provider("fly", config.BlockSchema{Spec: providerSpec})
-	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly", RotationNote: rotationNote}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly", RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 }
@@ -79,6 +79,22 @@ func rotationNote(cfg cty.Value) string {
 		return "deploy = false: the new value is only stored in the Fly app; its Machines keep running the old one until a person deploys it (`fly secrets deploy -a APP`), so a check through the app fails until then"
 	}
 	return "the Fly app's running Machines restart one at a time to take the new secrets (one rolling restart per app per apply)"
+}
+
+// writes is where a block writes: the app's secrets named by key and, when
+// set, previous_key. App names are unique across Fly.io.
+func writes(cfg cty.Value) []config.Destination {
+	app, ok := config.KnownString(cfg, "app")
+	if !ok || app == "" {
+		return nil
+	}
+	var out []config.Destination
+	for _, attr := range []string{"key", "previous_key"} {
+		if key, ok := config.KnownString(cfg, attr); ok && key != "" {
+			out = append(out, config.Destination{Resource: "fly app " + app, Key: key})
+		}
+	}
+	return out
 }
 
 // The checks below never quote the value they reject: once apply knows

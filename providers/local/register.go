@@ -17,7 +17,7 @@ const DefaultPath = "rotplan.store"
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Store("local", config.BlockSchema{Spec: spec()}, func(s providers.Settings) (providers.Store, error) {
+	r.Store("local", config.BlockSchema{Spec: spec(), Writes: writes}, func(s providers.Settings) (providers.Store, error) {
 		return New(s)
 	})
 }
@@ -44,8 +44,27 @@ func spec() hcldec.Spec {
 	}
 }
 
+// writes is where a block keeps its secret, as Store.Locate finds it: the
+// entry key (by default the secret's name, which config fills in for an
+// empty Key) of the file path (by default DefaultPath).
+func writes(cfg cty.Value) []config.Destination {
+	path, ok := config.KnownString(cfg, "path")
+	if !ok {
+		return nil
+	}
+	if path == "" {
+		path = DefaultPath
+	}
+	key, ok := config.KnownString(cfg, "key")
+	if !ok {
+		return nil
+	}
+	return []config.Destination{{File: path, Key: key}}
+}
+
 func notEmpty(attr, detail string) func(cty.Value) hcl.Diagnostics {
 	return func(v cty.Value) hcl.Diagnostics {
+		v, _ = v.Unmark()
 		if v.IsNull() || !v.IsKnown() || v.AsString() != "" {
 			return nil
 		}

@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -62,7 +65,7 @@ var verifySpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 	r.Verifier("postgres", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
@@ -81,6 +84,33 @@ func rotationNote(cfg cty.Value) string {
 		return "strategy single: the old password stops working when ALTER ROLE runs, so the copies are delivered right after it"
 	}
 	return ""
+}
+
+// writes is where a block sets its password: the role, and alternate_role
+// when set, of the server admin_dsn connects to (host and port, parsed as
+// the target parses it; roles belong to the server, not to a database).
+// While validating, admin_dsn usually comes from an unset env(): then the
+// server is not known and the block names no place.
+func writes(cfg cty.Value) []config.Destination {
+	dsn, ok := config.KnownString(cfg, "admin_dsn")
+	if !ok || dsn == "" {
+		return nil
+	}
+	admin, err := parseDSN(dsn)
+	if err != nil {
+		return nil // the target reports it when it connects
+	}
+	server := admin.Host
+	if !strings.HasPrefix(server, "/") {
+		server = net.JoinHostPort(strings.ToLower(server), strconv.Itoa(int(admin.Port)))
+	}
+	var out []config.Destination
+	for _, attr := range []string{"role", "alternate_role"} {
+		if role, ok := config.KnownString(cfg, attr); ok && role != "" {
+			out = append(out, config.Destination{Resource: "postgres " + server, Key: role})
+		}
+	}
+	return out
 }
 
 // The checks below never quote the value they reject: once apply knows

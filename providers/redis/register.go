@@ -3,6 +3,7 @@ package redis
 import (
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -81,12 +82,42 @@ var verifySpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 	r.Verifier("redis", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
 		return NewVerifier(s)
 	})
+}
+
+// writes is where a block sets its password: an ACL user of the server at
+// address. In requirepass mode that user is "default", since Redis 6
+// keeps requirepass as the default user's password: a requirepass block
+// and one for the default user change the same password.
+func writes(cfg cty.Value) []config.Destination {
+	address, ok := config.KnownString(cfg, "address")
+	if !ok {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil || host == "" || port == "" {
+		return nil
+	}
+	mode, ok := config.KnownString(cfg, "mode")
+	if !ok {
+		return nil
+	}
+	user := "default"
+	if mode != ModeRequirePass {
+		if user, ok = config.KnownString(cfg, "username"); !ok {
+			return nil
+		}
+		if user == "" {
+			user = "default"
+		}
+	}
+	server := net.JoinHostPort(strings.ToLower(host), port)
+	return []config.Destination{{Resource: "redis " + server, Key: user}}
 }
 
 // The checks below never quote the value they reject: once apply knows
