@@ -14,6 +14,7 @@ import (
 
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor/state"
+	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/planner"
 	"github.com/rotplan/rotplan/providers"
@@ -85,6 +86,7 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 	ops, stopOps := a.operations(ctx)
 	defer stopOps()
 
+	a.removeStaleTemps(inv)
 	works := a.works(inv, plan)
 	a.sweep(ops, inv, works)
 	if err := a.ask(ctx, works); err != nil {
@@ -330,6 +332,34 @@ func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, works []*wor
 			continue
 		}
 		a.forget(j)
+	}
+}
+
+// removeStaleTemps removes the temporary files that a writer killed between
+// writing and renaming left beside the files the inventory writes: they
+// hold values in clear. Apply holds the state lock, so no other apply of
+// this inventory is writing them now.
+func (a *Applier) removeStaleTemps(inv *config.Inventory) {
+	seen := map[string]bool{}
+	for _, s := range inv.Secrets {
+		for _, b := range append([]*config.Block{s.Store}, s.Targets...) {
+			if b == nil {
+				continue
+			}
+			for _, d := range b.Destinations {
+				if d.File == "" || seen[d.File] {
+					continue
+				}
+				seen[d.File] = true
+				removed, err := atomicfile.RemoveStale(d.File)
+				if err != nil {
+					a.logger().Warn("cannot remove temporary files left by a crash", "file", d.File, "error", err)
+				}
+				if len(removed) > 0 {
+					a.logger().Info("removed temporary files left by a crash", "file", d.File, "count", len(removed))
+				}
+			}
+		}
 	}
 }
 
