@@ -52,8 +52,31 @@ func TestApplyRotatesDuePasswords(t *testing.T) {
 	r.wantCode(t, exitPending)
 	r.wantStdout(t, `(?m)^  ~ secret\.db_password will be rotated \(due\)$`, `(?m)^  ~ secret\.redis_password will be rotated \(due\)$`)
 
+	// app.env belongs to the app's user, who reads it through its group:
+	// apply keeps that (issue 7, defect 6).
+	envPath := filepath.Join(f.dir, "app.env")
+	if err := os.Chmod(envPath, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	root := os.Geteuid() == 0
+	if root {
+		if err := os.Chown(envPath, 12345, 12345); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	r = f.rotplan(t, nil, "apply", "-auto-approve", saved)
 	r.wantCode(t, exitOK)
+	info, err := os.Stat(envPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o640 {
+		t.Errorf("app.env has mode %v after apply, want the 0640 it had", info.Mode().Perm())
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); root && ok && (st.Uid != 12345 || st.Gid != 12345) {
+		t.Errorf("app.env belongs to %d:%d after apply, want the 12345:12345 it had", st.Uid, st.Gid)
+	}
 	r.wantStdout(t,
 		`(?m)^  secret\.db_password: set done \[`,
 		`(?m)^  secret\.redis_password: verify done \[`,
@@ -98,6 +121,82 @@ func TestApplyRotatesDuePasswords(t *testing.T) {
 	}
 	f.wantJournalEmpty(t)
 	f.rotplan(t, nil, "plan", "-at", "+25h", "-detailed-exitcode").wantCode(t, exitOK)
+
+	// The audit log has the real time, whatever clock apply ran on (issue
+	// 7, defect 9).
+	for _, line := range strings.Split(strings.TrimSpace(f.read(t, "rotplan.audit.jsonl")), "\n") {
+		var rec struct{ Time time.Time }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Time.After(time.Now().Add(time.Minute)) {
+			t.Fatalf("an audit record is stamped %s, in the future: the audit log took apply's clock", rec.Time)
+		}
+	}
+}
+
+// TestApplyTakesOverRedisUser pins issue 7, defect 5 on a real Redis: an ACL
+// user that already had a password rotplan never knew. Plan says so before
+// the create; after it, plan reports the unknown password as drift to
+// retire; the retire removes it, and only the store's value logs in.
+func TestApplyTakesOverRedisUser(t *testing.T) {
+	e := startE2E(t)
+	f := e.newFixture(t, "takeover", setup{redis: true})
+	// The store and app.env forget the password: rotplan takes the user
+	// over with a password of its own.
+	f.write(t, "rotplan.store", `{"format_version": 1, "secrets": {}}`)
+	f.write(t, "app.env", "")
+	unknown := f.initialRedis
+
+	r := f.rotplan(t, nil, "plan", "-detailed-exitcode")
+	r.wantCode(t, exitPending)
+	r.wantStdout(t,
+		`(?m)^  \+ secret\.redis_password will be created \(missing\)$`,
+		`(?m)^      note:     target\.redis\.app already accepts 1 credential that rotplan did not make; plan reports it until a retire removes it$`)
+
+	f.rotplan(t, nil, "apply", "-auto-approve").wantCode(t, exitOK)
+	created := f.store(t)["redis_password"].Current
+	f.wantRedis(t, created, true, "the created password")
+	f.wantRedis(t, unknown, true, "the password rotplan did not make, until the retire")
+
+	r = f.rotplan(t, nil, "plan", "-detailed-exitcode")
+	r.wantCode(t, exitPending)
+	r.wantStdout(t,
+		`(?m)^  - secret\.redis_password will retire credentials rotplan did not make \(drifted\)$`,
+		`(?m)^      target\.redis\.app accepts 1 credential that rotplan did not make; retire removes it$`)
+
+	r = f.rotplan(t, nil, "apply", "-auto-approve")
+	r.wantCode(t, exitOK)
+	r.wantStdout(t, `(?m)^Apply complete: 0 rotated, 0 synced, 1 retired, 0 rolled back\.$`)
+	f.wantRedis(t, unknown, false, "the password rotplan did not make, after the retire")
+	f.wantRedis(t, created, true, "the store's password, after the retire")
+	f.rotplan(t, nil, "plan", "-detailed-exitcode").wantCode(t, exitOK)
+}
+
+// TestApplySyncsPostgresRoleTakenOver pins the PostgreSQL half of issue 7,
+// defect 5: a role whose password is not the store's is drift, and apply
+// sets the store's password, so the other stops working.
+func TestApplySyncsPostgresRoleTakenOver(t *testing.T) {
+	e := startE2E(t)
+	f := e.newFixture(t, "pg takeover", setup{postgres: true})
+	// The store's value is fresh; the role has some other password.
+	err := local.Update(filepath.Join(f.dir, "rotplan.store"), func(file *local.File) error {
+		return file.Put("db_password", sensitive.New(f.initialDB), time.Now())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := randomCanary(t)
+	e.canary(other)
+	e.pg.SetPassword(t, f.role, other)
+
+	r := f.rotplan(t, nil, "plan", "-detailed-exitcode")
+	r.wantCode(t, exitPending)
+	r.wantStdout(t, `(?m)^  > secret\.db_password will be synced to its targets \(drifted\)$`, `target\.postgres\.app holds a different value`)
+	f.rotplan(t, nil, "apply", "-auto-approve").wantCode(t, exitOK)
+	f.wantPostgres(t, f.initialDB, true, "the store's password")
+	f.wantPostgres(t, other, false, "the password rotplan did not make")
+	f.rotplan(t, nil, "plan", "-detailed-exitcode").wantCode(t, exitOK)
 }
 
 // TestApplyRollsBackFailedCheck pins the rollback: when a check of the new
@@ -295,6 +394,16 @@ func TestApplyResumesAfterCrash(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
+					// A writer killed between writing a temporary file and
+					// renaming it leaves the value in clear beside the file;
+					// the next apply removes what a dead writer left
+					// (issue 7, defect 7).
+					leftover := randomCanary(t)
+					f.e.canary(leftover)
+					for _, base := range []string{"app.env", "rotplan.store", "rotplan.state"} {
+						f.write(t, "."+base+".999999999.0123456789ab.rotplan-tmp", leftover)
+					}
+
 					args := []string{"apply", "-auto-approve"}
 					if p.replace {
 						args = append(args, "-replace", "secret."+name)
@@ -310,6 +419,9 @@ func TestApplyResumesAfterCrash(t *testing.T) {
 					}
 					r.wantCode(t, exitOK)
 
+					if temps, _ := filepath.Glob(filepath.Join(f.dir, ".*.rotplan-tmp")); len(temps) > 0 {
+						t.Errorf("temporary files left by a dead writer survive the next apply: %v", temps)
+					}
 					got := f.store(t)[name]
 					if got.Current == "" || got.Pending != "" {
 						t.Fatalf("after the second apply the store has a current value: %t, a pending one: %t", got.Current != "", got.Pending != "")
@@ -467,6 +579,19 @@ func TestApplyRunsOneAtATime(t *testing.T) {
 		r := f.rotplan(t, nil, "force-unlock", id)
 		r.wantCode(t, exitError)
 		r.wantStderr(t, `lock `+id+` is held by a running process \(pid `+fmt.Sprint(winner.cmd.Process.Pid)+` on `)
+	}
+
+	// A plan made meanwhile says an apply is running and who runs it, not
+	// that the rotation was interrupted (issue 7, defect 8).
+	if id != "" {
+		r := f.rotplan(t, nil, "plan")
+		r.wantCode(t, exitOK)
+		r.wantStdout(t,
+			`(?m)^Note: an apply is running: lock `+id+`, held by \S+ on \S+ \(pid `+fmt.Sprint(winner.cmd.Process.Pid)+`\), since \S+\. What it is doing shows as in progress\.$`,
+			`(?m)^  ! secret\.db_password \(in progress\): an apply is running and rotating it: lock `+id+`, `)
+		if strings.Contains(r.stdout, "interrupted") {
+			t.Errorf("plan calls the running apply's rotation interrupted:\n%s", r.stdout)
+		}
 	}
 
 	release()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Walks through the runbook's database-password and Redis-token rotations on
 # throwaway servers: starts PostgreSQL and Redis on loopback ports, then
-#   plan (3 to create) -> apply -> the app's credentials work -> plan (nothing
-#   to do) -> apply -replace (rotate again; Redis keeps the old password during
-#   grace) -> plan -at +25h (retire) -> apply -at +25h -> the old password is gone,
+#   plan (3 to create) -> apply -> the app's credentials work -> plan (the Redis
+#   user's bootstrap password, which rotplan did not make) -> apply (retire it)
+#   -> plan (nothing to do) -> apply -replace (rotate again; Redis keeps the old password during
+#   grace, 20 seconds here) -> plan -at +25h (what a day later looks like) ->
+#   the grace ends -> plan (retire) -> apply -> the old password is gone,
 # stops the servers, and exits 0 only if every step behaved as expected.
 # Needs Go, PostgreSQL and redis-server (make test installs them).
 set -euo pipefail
@@ -76,14 +78,17 @@ for _ in $(seq 50); do redis-cli -p "$redis_port" --user admin --pass "$redis_ad
 export PG_HOST=127.0.0.1 PG_PORT=$pg_port
 export PG_ADMIN_DSN="host=127.0.0.1 port=$pg_port user=rotplan_admin password=$admin_pw dbname=postgres sslmode=disable"
 export REDIS_ADDR=127.0.0.1:$redis_port REDIS_ADMIN_PASSWORD=$redis_admin_pw
+# The inventory's grace is 24h; the demo cannot wait that long.
+export DEMO_GRACE=20s
 mkdir "$work/inv" && cp "$here/secrets.hcl" "$work/inv/"
 
 pg_login() { PGPASSWORD="$1" psql -h 127.0.0.1 -p "$pg_port" -U app -d postgres -tAc 'SELECT 1' 2>/dev/null | grep -qx 1; }
 redis_login() { redis-cli -p "$redis_port" --user app --pass "$1" --no-auth-warning ping 2>/dev/null | grep -qx PONG; }
 
-step "plan: nothing is in the store yet"
-set +e; rotplan plan -detailed-exitcode; code=$?; set -e
+step "plan: nothing is in the store yet; the app's Redis user already has a password rotplan did not make"
+set +e; rotplan plan -detailed-exitcode | tee "$work/create.plan"; code=${PIPESTATUS[0]}; set -e
 [ "$code" -eq 2 ] || fail "plan exited $code, want 2 (work pending)"
+grep -q "already accepts 1 credential that rotplan did not make" "$work/create.plan" || fail "plan does not mention the Redis user's bootstrap password"
 
 step "apply: create every secret, set it on the servers, prove it, copy it to app.env"
 rotplan apply -auto-approve || fail "apply failed"
@@ -93,6 +98,14 @@ pg_login initial-app-password && fail "the app role still accepts its old passwo
 redis_login "$redis_pw" || fail "the app Redis user does not accept the password in app.env"
 grep -q "^DATABASE_URL=.*$db_pw" "$work/inv/app.env" || fail "DATABASE_URL does not carry the new password"
 echo "the app's credentials work"
+
+step "plan again: the bootstrap password still works, so plan retires it"
+set +e; rotplan plan -detailed-exitcode; code=$?; set -e
+[ "$code" -eq 2 ] || fail "plan after the create exited $code, want 2 (the bootstrap password to retire)"
+redis_login initial-redis-password || fail "the bootstrap password stopped working before its retire"
+rotplan apply -auto-approve || fail "the retire of the bootstrap password failed"
+redis_login initial-redis-password && fail "the bootstrap password still works after its retire"
+redis_login "$redis_pw" || fail "the app Redis user does not accept the password in app.env"
 
 step "plan again: nothing to do"
 rotplan plan -detailed-exitcode || fail "plan after apply did not say 'nothing to do'"
@@ -105,15 +118,18 @@ redis_login "$new_redis_pw" || fail "the new Redis password does not work"
 redis_login "$redis_pw" || fail "the previous Redis password stopped working before its grace ended"
 [ "$(secret_of REDIS_PREVIOUS_PASSWORD)" = "$redis_pw" ] || fail "app.env does not hold the previous Redis password"
 pg_login "$(secret_of DB_PASSWORD)" || fail "the new database password does not work"
-echo "new passwords work; the previous Redis password stays valid for its 24h of grace"
+echo "new passwords work; the previous Redis password stays valid for its grace ($DEMO_GRACE here)"
 
-step "plan -at +25h: the previous values' grace is over"
+step "plan -at +25h: what a plan a day from now shows"
 set +e; rotplan plan -at +25h -detailed-exitcode | tee "$work/retire.plan"; code=$?; set -e
 [ "$code" -eq 2 ] || fail "plan -at +25h exited $code, want 2"
 grep -q "will retire its previous value" "$work/retire.plan" || fail "plan -at +25h shows no retire"
 
-step "apply -at +25h: retire"
-rotplan apply -auto-approve -at +25h || fail "retire failed"
+step "wait for the grace to end, then plan and apply: retire"
+sleep 21
+set +e; rotplan plan -detailed-exitcode; code=$?; set -e
+[ "$code" -eq 2 ] || fail "plan after the grace exited $code, want 2"
+rotplan apply -auto-approve || fail "retire failed"
 redis_login "$redis_pw" && fail "the previous Redis password still works after retire"
 redis_login "$new_redis_pw" || fail "the current Redis password stopped working"
 grep -q "^REDIS_PREVIOUS_PASSWORD=" "$work/inv/app.env" && fail "app.env still holds the previous Redis password"

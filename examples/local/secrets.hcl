@@ -9,7 +9,9 @@
 #   REDIS_ADMIN_PASSWORD   the password of its "admin" ACL user
 
 rotplan {
-  grace = "24h"
+  # How long a previous value keeps working after a rotation; demo.sh sets
+  # DEMO_GRACE to a few seconds so it can show a retire.
+  grace = env("DEMO_GRACE", "24h")
 }
 
 # Runbook, "Database Password Rotation / Manual Rotation": a new password for

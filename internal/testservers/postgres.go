@@ -165,6 +165,13 @@ func (p *Postgres) CreateRole(tb testing.TB, name, password string) {
 	p.exec(tb, true, sql)
 }
 
+// SetPassword gives an existing role a new password, kept out of the
+// server's statement log as CreateRole's is.
+func (p *Postgres) SetPassword(tb testing.TB, name, password string) {
+	tb.Helper()
+	p.exec(tb, true, "ALTER ROLE "+pgx.Identifier{name}.Sanitize()+" PASSWORD '"+strings.ReplaceAll(password, "'", "''")+"'")
+}
+
 // AddHBA puts line ("host all app 127.0.0.1/32 trust") at the top of
 // pg_hba.conf, where it wins over initdb's rules, and waits until the server
 // has reloaded it.

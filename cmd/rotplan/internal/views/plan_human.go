@@ -103,6 +103,8 @@ func actionLine(ch *planner.Change, c palette) string {
 		return c.yellow("~") + " " + c.bold(ch.Address) + " will be rotated"
 	case ch.Action == planner.Sync:
 		return c.cyan(">") + " " + c.bold(ch.Address) + " will be synced to its targets"
+	case ch.Action == planner.Retire && ch.Status == planner.StatusDrifted:
+		return c.red("-") + " " + c.bold(ch.Address) + " will retire credentials rotplan did not make"
 	case ch.Action == planner.Retire:
 		return c.red("-") + " " + c.bold(ch.Address) + " will retire its previous value"
 	case ch.Action == planner.Resume:
