@@ -74,8 +74,8 @@ func TestApplyRotatesDuePasswords(t *testing.T) {
 	if info.Mode().Perm() != 0o640 {
 		t.Errorf("app.env has mode %v after apply, want the 0640 it had", info.Mode().Perm())
 	}
-	if st, ok := info.Sys().(*syscall.Stat_t); root && ok && (st.Uid != 12345 || st.Gid != 12345) {
-		t.Errorf("app.env belongs to %d:%d after apply, want the 12345:12345 it had", st.Uid, st.Gid)
+	if uid, gid, ok := fileOwner(info); root && ok && (uid != 12345 || gid != 12345) {
+		t.Errorf("app.env belongs to %d:%d after apply, want the 12345:12345 it had", uid, gid)
 	}
 	r.wantStdout(t,
 		`(?m)^  secret\.db_password: set done \[`,
