@@ -192,3 +192,9 @@ func RetryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// Pause waits d as the policy waits between attempts (Sleep, when set), or
+// until ctx is done: for callers that poll, such as a wait for a restart.
+func (p Policy) Pause(ctx context.Context, d time.Duration) error {
+	return p.sleep(ctx, d)
+}

@@ -73,7 +73,8 @@ func newTargetWithToken(t *testing.T, srv *fakefly.Server, token string, logs *l
 		t.Fatal(err)
 	}
 	ft := tgt.(*Target)
-	ft.client.backoff, ft.client.maxBackoff = time.Millisecond, 4*time.Millisecond
+	ft.client.policy.Base, ft.client.policy.Cap = time.Millisecond, 4*time.Millisecond
+	ft.client.policy.Limits = nil
 	return ft
 }
 
@@ -625,8 +626,8 @@ func TestFakeHTTPErrors(t *testing.T) {
 		if !errors.As(err, &apiErr) || apiErr.Status != 500 || !strings.Contains(err.Error(), "internal error") {
 			t.Fatalf("err = %v, want the last 500 with Fly's message", err)
 		}
-		if c := srv.Calls("api"); c.Lists != maxAttempts || c.Writes != 0 {
-			t.Errorf("calls %+v, want %d lists and no write", c, maxAttempts)
+		if c := srv.Calls("api"); c.Lists != tgt.client.policy.Attempts || c.Writes != 0 {
+			t.Errorf("calls %+v, want %d lists and no write", c, tgt.client.policy.Attempts)
 		}
 	})
 	t.Run("Retry-After too long", func(t *testing.T) {
@@ -758,7 +759,7 @@ func TestFakeCanary(t *testing.T) {
 	// The update itself fails with an echo, after a good list.
 	srv.Fail("api", fakefly.Failure{Status: 400, Message: "bad values", EchoValues: true, Writes: true})
 	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))
-	for i := 0; i < maxAttempts; i++ {
+	for i := 0; i < tgt.client.policy.Attempts; i++ {
 		srv.Fail("api", fakefly.Failure{Status: 502, Message: "upstream", EchoValues: true, Writes: true})
 	}
 	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))

@@ -26,6 +26,8 @@ type Target struct {
 
 	// startTimeout bounds the wait for each restarted Machine.
 	startTimeout time.Duration
+	// now tells when a lease was last refreshed; tests set the fake's clock.
+	now func() time.Time
 }
 
 var _ providers.Target = (*Target)(nil)
@@ -55,7 +57,7 @@ func New(s providers.Settings) (*Target, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Target{api: api, token: sensitive.New(token), client: newClient(base, token, logger), logger: logger, startTimeout: startTimeout}, nil
+	return &Target{api: api, token: sensitive.New(token), client: newClient(base, token, logger), logger: logger, startTimeout: startTimeout, now: time.Now}, nil
 }
 
 // Locate reads a decoded target "fly" block: the app, the key of the
