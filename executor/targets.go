@@ -127,6 +127,7 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 		item providers.WriteItem
 	}
 	errs := map[*work]error{}
+	records := map[*work]map[string]string{}
 	byType := map[string][]entry{}
 	first := map[string]*config.Block{} // whose provider settings the type uses
 	var types []string
@@ -146,7 +147,7 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 				errs[w] = err
 				break
 			}
-			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other}})
+			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other, Recorded: w.records[t.Address()]}})
 			blocks = append(blocks, t)
 		}
 		if errs[w] != nil {
@@ -201,9 +202,23 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 			continue
 		}
 		for i, r := range resp.Results {
-			if r.Err != nil && errs[entries[i].w] == nil {
-				errs[entries[i].w] = fmt.Errorf("%s: %w", entries[i].item.Target, r.Err)
+			e := entries[i]
+			if r.Err != nil && errs[e.w] == nil {
+				errs[e.w] = fmt.Errorf("%s: %w", e.item.Target, r.Err)
 			}
+			if r.Err == nil && r.Record != "" {
+				if records[e.w] == nil {
+					records[e.w] = map[string]string{}
+				}
+				records[e.w][e.item.Target] = r.Record
+			}
+		}
+	}
+	// What the targets hold now is recorded in each secret's store, for
+	// plan to compare with (a Fly app's digests).
+	for _, w := range ws {
+		if r := records[w]; r != nil {
+			w.record(ctx, r)
 		}
 	}
 	return errs
