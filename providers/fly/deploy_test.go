@@ -80,7 +80,7 @@ func healthy(t *testing.T, h *httptest.Server, want string) bool {
 }
 
 func TestDeliverFakeDeploysOncePerApp(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "jwt-old", "DATABASE_URL": "dsn-old"})
 	web1 := srv.AddMachine("api", fakefly.MachineSpec{})
 	web2 := srv.AddMachine("api", fakefly.MachineSpec{Region: "ams"})

@@ -167,7 +167,7 @@ func holds(t *testing.T, srv *fakefly.Server, app string, want map[string]string
 }
 
 func TestObserveFake(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "current", "DATABASE_URL": "stale"})
 	srv.Seed("worker", map[string]string{jwtKey: "current"})
 	srv.Seed("empty", nil)
@@ -197,7 +197,7 @@ func TestObserveFake(t *testing.T) {
 }
 
 func TestObserveFakeErrors(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "current"})
 	tgt := newTarget(t, srv, nil)
 
@@ -282,7 +282,7 @@ func TestDigestDocumentedExamples(t *testing.T) {
 		"jklm":                        "9f1ff160c43185d5ecf784f371570801",
 	}
 	for value, digest := range examples {
-		d := newDigests("https://docs.example", []appSecret{{Name: "K", Digest: digest}}, nil)
+		d := newDigests("https://docs.example", "app", []appSecret{{Name: "K", Digest: digest}}, nil)
 		if got := d.compare("K", sensitive.New(value)); got != matches {
 			t.Errorf("documented digest of a value: %v, want matches", got)
 		}
@@ -355,7 +355,7 @@ func TestDeliverFakeOneRequestPerApp(t *testing.T) {
 }
 
 func TestDeliverFakeSkipsWhatIsInPlace(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "jwt-new", jwtPrev: "jwt-old", "DATABASE_URL": "dsn-old"})
 	tgt := newTarget(t, srv, nil)
 
@@ -466,7 +466,7 @@ func TestDeliverFakeBadItems(t *testing.T) {
 func TestRevertFake(t *testing.T) {
 	ctx := context.Background()
 	t.Run("after a dual-key deliver", func(t *testing.T) {
-		srv := fakefly.New(t)
+		srv := documentedFake(t)
 		srv.Seed("api", map[string]string{jwtKey: "old"})
 		tgt := newTarget(t, srv, nil)
 		if _, err := tgt.Deliver(ctx, providers.DeliverRequest{Items: []providers.WriteItem{
@@ -496,7 +496,7 @@ func TestRevertFake(t *testing.T) {
 		checkResults(t, resp, []result{{skipped: true}})
 	})
 	t.Run("previous_key holding something else stays", func(t *testing.T) {
-		srv := fakefly.New(t)
+		srv := documentedFake(t)
 		srv.Seed("api", map[string]string{jwtKey: "candidate", jwtPrev: "someone else's"})
 		tgt := newTarget(t, srv, nil)
 		resp, err := tgt.Revert(ctx, providers.RevertRequest{Items: []providers.WriteItem{
@@ -509,7 +509,7 @@ func TestRevertFake(t *testing.T) {
 		holds(t, srv, "api", map[string]string{jwtKey: "old", jwtPrev: "someone else's"})
 	})
 	t.Run("first rotation", func(t *testing.T) {
-		srv := fakefly.New(t)
+		srv := documentedFake(t)
 		srv.Seed("api", map[string]string{"MINE": "candidate", "THEIRS": "other"})
 		tgt := newTarget(t, srv, nil)
 		resp, err := tgt.Revert(ctx, providers.RevertRequest{Items: []providers.WriteItem{
@@ -679,7 +679,7 @@ func TestFakeAuthorization(t *testing.T) {
 
 	// A deploy token as `fly tokens create deploy` prints it works
 	// against the fake, which wants the macaroon under FlyV1.
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.SetToken("fm2_deploytoken")
 	srv.Seed("api", map[string]string{jwtKey: "v"})
 	tgt := newTargetWithToken(t, srv, "FlyV1 fm2_deploytoken", nil)
@@ -842,4 +842,13 @@ func TestScrubMessage(t *testing.T) {
 	if got := scrubMessage(long, values); len(got) > maxMessage+len("…") || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
 		t.Errorf("a long message is cut to %d bytes (valid UTF-8: %v)", len(got), utf8.ValidString(got))
 	}
+}
+
+// documentedFake is a fake that lists digests in the form Fly's
+// documentation shows (MD5), for the tests of how rotplan reads that form;
+// a new fake lists opaque digests, as current Fly does.
+func documentedFake(t *testing.T) *fakefly.Server {
+	srv := fakefly.New(t)
+	srv.SetDigest(fakefly.MD5Digest)
+	return srv
 }
