@@ -142,4 +142,3 @@ func TestCheckToken(t *testing.T) {
 		}
 	}
 }
-
