@@ -119,11 +119,24 @@ func (s *Server) SetClock(now func() time.Time) {
 // for a specific secret by calling DescribeSecret." (the API reference for
 // ListSecrets, and the SDK's doc of Client.ListSecrets). Every other
 // operation sees the secrets as they are.
+//
+// What Seed and SeedVersion add counts as there all along: the list shows
+// it whatever the lag.
 func (s *Server) SetListLag(lag time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.listLag = lag
+	s.history = nil
 	s.remember()
+	s.history[0].at = time.Time{} // the state before anything the test does
+}
+
+// seeded makes what a seed changed part of every state a lagging list may
+// answer from; the caller holds s.mu.
+func (s *Server) seeded(sec *secret) {
+	for _, h := range s.history {
+		h.secrets[sec.name] = sec.clone()
+	}
 }
 
 // SetForceDeleteDelay makes a secret deleted with ForceDeleteWithoutRecovery
@@ -251,7 +264,7 @@ func (s *Server) Seed(in Secret) string {
 	if !in.LastChanged.IsZero() {
 		sec.lastChanged = in.LastChanged
 	}
-	s.remember()
+	s.seeded(sec)
 	return sec.arn
 }
 
@@ -271,7 +284,7 @@ func (s *Server) SeedVersion(name, id, value string, labels ...string) {
 	changed := sec.lastChanged
 	sec.put(&version{id: id, str: &value, added: s.now()}, labels)
 	sec.lastChanged = changed
-	s.remember()
+	s.seeded(sec)
 }
 
 // Versions returns every version of a secret, deprecated ones too, with
