@@ -1114,6 +1114,23 @@ func TestSecretsManagerFakePlanOver1000Secrets(t *testing.T) {
 	if n := fake.Calls("ListSecrets"); n != 1 {
 		t.Errorf("Inspect of 3 secrets made %d ListSecrets calls, want 1", n)
 	}
+
+	// Plan a month after the last rotation, ten secrets due: the list,
+	// and one DescribeSecret for each secret plan acts on.
+	for i := range 10 {
+		fake.Tag(refs[i].Name, TagRotatedAt, t0.Add(-100*24*time.Hour).Format(time.RFC3339))
+	}
+	fake.ResetCalls()
+	planAt := t0.Add(30 * 24 * time.Hour)
+	resp, err = sm.Inspect(t.Context(), providers.InspectRequest{Secrets: refs, Acts: dueAfter90d(func() time.Time { return planAt })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, describe := fake.Calls("ListSecrets"), fake.Calls("DescribeSecret")
+	if list > 1000/100+1 || describe != 10 {
+		t.Errorf("plan with ten secrets due made %d ListSecrets and %d DescribeSecret calls, want at most 11 and 10", list, describe)
+	}
+	t.Logf("1000 secrets, 10 due: Inspect %d ListSecrets and %d DescribeSecret calls", list, describe)
 }
 
 // TestSecretsManagerFakeNoValueInErrors makes every call that carries a

@@ -287,6 +287,19 @@ func (s *Server) SeedVersion(name, id, value string, labels ...string) {
 	s.seeded(sec)
 }
 
+// Tag sets a tag on a seeded secret as a seed does: its last-changed date
+// stays, and a lagging list shows it.
+func (s *Server) Tag(name, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic("secretsmanager fake: no secret " + name)
+	}
+	sec.setTag(key, value)
+	s.seeded(sec)
+}
+
 // Versions returns every version of a secret, deprecated ones too, with
 // their labels; nil if there is no such secret.
 func (s *Server) Versions(name string) map[string][]string {
