@@ -1126,6 +1126,9 @@ func TestSecretsManagerFakePlanOver1000Secrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st := resp.Secrets[refs[0].Name]; st == nil || !st.RotatedAt.Equal(t0.Add(-100*24*time.Hour)) {
+		t.Errorf("a due secret: %+v", st)
+	}
 	list, describe := fake.Calls("ListSecrets"), fake.Calls("DescribeSecret")
 	if list > 1000/100+1 || describe != 10 {
 		t.Errorf("plan with ten secrets due made %d ListSecrets and %d DescribeSecret calls, want at most 11 and 10", list, describe)

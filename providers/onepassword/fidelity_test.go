@@ -39,7 +39,7 @@ func TestFakeWriteConflictsRetried(t *testing.T) {
 		item.Notes = "rotated the old way on Tuesday"
 		item.Tags = append(item.Tags, "team/payments")
 	})
-	fx.fake.FailNext("PutItem", onepasswordtest.DataConflict)
+	fx.fake.FailNext("PutItem", onepasswordtest.ErrDataConflict)
 	s := fx.store()
 	ref := secretRef("legacy", "op://Production/legacy/password")
 	if _, err := s.Stage(context.Background(), providers.StageRequest{Secret: ref, Value: sensitive.New(canaryPending), Rotation: "r-9", Now: fx.now}); err != nil {
@@ -61,7 +61,7 @@ func TestFakeWriteConflictsRetried(t *testing.T) {
 // after the policy's attempts, saying so.
 func TestFakeWriteConflictsGiveUp(t *testing.T) {
 	fx := newFixture(t)
-	fx.fake.FailWith("PutItem", onepasswordtest.DataConflict)
+	fx.fake.FailWith("PutItem", onepasswordtest.ErrDataConflict)
 	s := fx.store()
 	_, err := s.Stage(context.Background(), providers.StageRequest{Secret: secretRef("legacy", "op://Production/legacy/password"), Value: sensitive.New(canaryPending), Rotation: "r-9", Now: fx.now})
 	if !errors.Is(err, ErrConflict) {

@@ -15,7 +15,7 @@
 // an item between rotplan's read and its put (EditBeforeNextPut), which
 // makes the put stale, and the "data conflict occurred on the server" that
 // 1Password answers overlapping vault writes with (FailNext with
-// DataConflict; 1Password/onepassword-sdk-js issue 151, where the SDK team
+// ErrDataConflict; 1Password/onepassword-sdk-js issue 151, where the SDK team
 // calls it expected and to be retried); and the rate limit
 // (RateLimitExceededError) with FailWith or FailNext.
 //
@@ -172,12 +172,18 @@ func (f *Fake) FailWith(method string, err error) {
 	f.fail[method] = err
 }
 
-// DataConflict is the error 1Password answers a vault write with when
-// another write to the vault overlaps it: "Server error: data conflict
-// occurred on the server: performing a vault operation". 1Password's SDK
-// team calls it expected under concurrent writes, and the write succeeds
-// when made again (1Password/onepassword-sdk-js issue 151).
-var DataConflict = errors.New("Server error: data conflict occurred on the server: performing a vault operation")
+// ErrDataConflict is the error 1Password answers a vault write with when
+// another write to the vault overlaps it, word for word: "Server error:
+// data conflict occurred on the server: performing a vault operation".
+// 1Password's SDK team calls it expected under concurrent writes, and the
+// write succeeds when made again (1Password/onepassword-sdk-js issue 151).
+var ErrDataConflict error = dataConflict{}
+
+type dataConflict struct{}
+
+func (dataConflict) Error() string {
+	return "Server error: data conflict occurred on the server: performing a vault operation"
+}
 
 // FailNext makes the next len(errs) calls of method fail, in order, then
 // lets calls through again.
