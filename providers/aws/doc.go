@@ -92,8 +92,8 @@
 // (retryer.go says why).
 //
 // IAM permissions: plan needs secretsmanager:ListSecrets,
-// secretsmanager:BatchGetSecretValue and secretsmanager:GetSecretValue
-// and secretsmanager:DescribeSecret; apply also needs
+// secretsmanager:DescribeSecret, secretsmanager:BatchGetSecretValue and
+// secretsmanager:GetSecretValue; apply also needs
 // secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage,
 // secretsmanager:TagResource and secretsmanager:UntagResource, plus
 // secretsmanager:CreateSecret and secretsmanager:DeleteSecret to create
