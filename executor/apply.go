@@ -17,7 +17,6 @@ import (
 	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/planner"
-	"github.com/rotplan/rotplan/providers"
 )
 
 // DefaultParallelism is how many secrets apply works on at once.
@@ -35,7 +34,9 @@ var errInterruptedBefore = errors.New("apply was interrupted before it started")
 // Applier carries out a plan: each change moves through its lifecycle (see
 // State), in dependency order, journaled in state as it goes.
 type Applier struct {
-	Registry    *providers.Registry
+	// Providers are the run's provider instances, shared with the
+	// observation that made the plan.
+	Providers   *Providers
 	Logger      hclog.Logger
 	Parallelism int
 	// StopTimeout bounds the work in flight after the first interrupt;

@@ -418,7 +418,7 @@ func newFixture(t *testing.T, w *world, hcl string) *fixture {
 // that the call log has one order.
 func (f *fixture) applier() *Applier {
 	return &Applier{
-		Registry:    f.w.registry(),
+		Providers:   NewProviders(f.w.registry(), nil),
 		Parallelism: 1,
 		Events: func(e Event) {
 			f.events = append(f.events, e)
@@ -434,7 +434,7 @@ func (f *fixture) applier() *Applier {
 // plan observes the fakes and plans as of now.
 func (f *fixture) plan(t *testing.T, opts planner.Options) *planner.Plan {
 	t.Helper()
-	obs := (&Observer{Registry: f.w.registry()}).Observe(context.Background(), f.inv)
+	obs := (&Observer{Providers: NewProviders(f.w.registry(), nil)}).Observe(context.Background(), f.inv)
 	p, err := planner.Make(f.inv, obs, time.Now(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -119,7 +119,7 @@ func (a *Applier) rollback(ctx context.Context, ws []*work) {
 }
 
 // writeTargets sends one operation to the targets of the given role of
-// every work: one call per target type for all of them. It returns the
+// every work: one call per provider instance for all of them. It returns the
 // works that failed.
 func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole, op writeOp) map[*work]error {
 	type entry struct {
@@ -127,9 +127,9 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 		item providers.WriteItem
 	}
 	errs := map[*work]error{}
-	byType := map[string][]entry{}
-	first := map[string]*config.Block{} // whose provider settings the type uses
-	var types []string
+	byInstance := map[instanceKey][]entry{}
+	first := map[instanceKey]*config.Block{} // a block the instance serves
+	var keys []instanceKey
 	for _, w := range ws {
 		value, other := w.value, w.other
 		if op == revertOp {
@@ -153,16 +153,16 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 			continue
 		}
 		for i, e := range mine {
-			typ := blocks[i].Type
-			if first[typ] == nil {
-				first[typ] = blocks[i]
-				types = append(types, typ)
+			key := keyOf(blocks[i])
+			if first[key] == nil {
+				first[key] = blocks[i]
+				keys = append(keys, key)
 			}
-			byType[typ] = append(byType[typ], e)
+			byInstance[key] = append(byInstance[key], e)
 		}
 	}
-	for _, typ := range types {
-		entries := byType[typ]
+	for _, key := range keys {
+		entries, typ := byInstance[key], key.typ
 		fail := func(err error) {
 			for _, e := range entries {
 				if errs[e.w] == nil {
@@ -170,9 +170,9 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 				}
 			}
 		}
-		tgt, err := a.Registry.NewTarget(typ, settings(entries[0].w.inv, first[typ], a.logger()))
+		tgt, err := a.Providers.Target(entries[0].w.inv, first[key])
 		if err != nil {
-			fail(fmt.Errorf("target %s: %w", typ, err))
+			fail(err)
 			continue
 		}
 		tw, ok := tgt.(providers.TargetWriter)

@@ -79,9 +79,9 @@ func (w *work) retiresFirst() bool { return w.action != w.change.Action }
 // open connects the work to its secret's store.
 func (w *work) open() error {
 	s := w.secret
-	st, err := w.a.Registry.NewStore(s.Store.Type, settings(w.inv, s.Store, w.a.logger()))
+	st, err := w.a.Providers.Store(w.inv, s.Store)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", s.Store.Type, err)
+		return err
 	}
 	sw, ok := st.(providers.StoreWriter)
 	if !ok {
@@ -342,7 +342,7 @@ func (w *work) generate(ctx context.Context) (sensitive.Value, error) {
 	if err != nil {
 		return sensitive.Value{}, err
 	}
-	gen, err := w.a.Registry.NewGenerator(b.Type, settings(w.inv, b, w.a.logger()))
+	gen, err := w.a.Providers.Generator(w.inv, b)
 	if err != nil {
 		return sensitive.Value{}, err
 	}
@@ -395,7 +395,7 @@ func (w *work) neededValues(ctx context.Context) (map[string]cty.Value, error) {
 			continue
 		}
 		other := w.inv.Secret(name)
-		st, err := w.a.Registry.NewStore(other.Store.Type, settings(w.inv, other.Store, w.a.logger()))
+		st, err := w.a.Providers.Store(w.inv, other.Store)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +417,7 @@ func (w *work) verify(ctx context.Context, value sensitive.Value) error {
 		if err != nil {
 			return err
 		}
-		v, err := w.a.Registry.NewVerifier(b.Type, settings(w.inv, b, w.a.logger()))
+		v, err := w.a.Providers.Verifier(w.inv, b)
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.Address(), err)
 		}
