@@ -26,7 +26,8 @@ type Inventory struct {
 	// Sources holds each file's bytes by name, for diagnostics and fmt.
 	Sources map[string][]byte
 
-	Settings  Settings
+	Settings Settings
+	// Providers are the provider blocks, by address (aws, aws.prod).
 	Providers map[string]*Provider
 	// Secrets in declaration order (files by name, then position).
 	Secrets []*Secret
@@ -112,10 +113,21 @@ const DefaultStatePath = "rotplan.state"
 // Provider is a provider block: connection settings that many secrets' store
 // and target blocks share (an AWS region, a Fly API token).
 type Provider struct {
+	// Name is the provider's type ("aws"); Alias tells a second block of
+	// one type apart (provider "aws" "prod"), "" for the default block.
 	Name      string
+	Alias     string
 	Config    cty.Value
 	Body      hcl.Body
 	DeclRange hcl.Range
+}
+
+// Address names the provider block as blocks refer to it: aws, or aws.prod.
+func (p *Provider) Address() string {
+	if p.Alias == "" {
+		return p.Name
+	}
+	return p.Name + "." + p.Alias
 }
 
 // Secret is one logical credential, addressed as secret.NAME.
