@@ -25,11 +25,12 @@ var topSchema = &hcl.BodySchema{
 	},
 }
 
-// blockProviderSchema is what config reads of a store, generate, target or
+// blockMetaSchema is what config reads of a store, generate, target or
 // verify block before its type's own schema: the provider block it uses,
-// when its type has several (provider = aws.prod).
-var blockProviderSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "provider"}},
+// when its type has several (provider = aws.prod), and, on a target or a
+// check, the field of a structured value it takes (field = "password").
+var blockMetaSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "provider"}, {Name: "field"}},
 }
 
 var settingsSchema = &hcl.BodySchema{
@@ -74,6 +75,22 @@ type decoder struct {
 	files map[string]string
 	// absDir is the inventory directory, absolute; "" until needed.
 	absDir string
+	// valueRefs and fieldBlocks are checked against the secrets' fields
+	// once every generator is known (checkFields).
+	valueRefs   []valueRef
+	fieldBlocks []fieldBlock
+}
+
+// valueRef is a secret.NAME... reference in a block.
+type valueRef struct {
+	secret    string
+	traversal hcl.Traversal
+}
+
+// fieldBlock is a target or a check that takes a field of its secret.
+type fieldBlock struct {
+	secret *Secret
+	block  *Block
 }
 
 func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
@@ -133,6 +150,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 	for i, blk := range declared {
 		diags = append(diags, d.decodeSecret(d.inv.Secrets[i], blk)...)
 	}
+	diags = append(diags, d.checkFields()...)
 	diags = append(diags, d.checkDestinations()...)
 	diags = append(diags, d.checkCycles()...)
 	return diags
@@ -289,22 +307,22 @@ func (d *decoder) decodeProviders(blocks []*hcl.Block) hcl.Diagnostics {
 
 // blockProvider reads a block's provider = NAME.ALIAS, which picks one of
 // several provider blocks of its type; without it, the block uses the
-// type's default block. It returns the block's body less that attribute.
-func (d *decoder) blockProvider(kind BlockKind, schema *BlockSchema, blk *hcl.Block) (*Provider, hcl.Body, hcl.Diagnostics) {
-	content, rest, diags := blk.Body.PartialContent(blockProviderSchema)
+// type's default block.
+func (d *decoder) blockProvider(kind BlockKind, schema *BlockSchema, blk *hcl.Block, content *hcl.BodyContent) (*Provider, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
 	attr := content.Attributes["provider"]
 	if attr == nil {
 		if schema.Provider == "" {
-			return nil, rest, diags
+			return nil, diags
 		}
 		if p := d.inv.Providers[schema.Provider]; p != nil {
-			return p, rest, diags
+			return p, diags
 		}
 		p, more := d.implicitProvider(schema.Provider, kind, blk)
-		return p, rest, append(diags, more...)
+		return p, append(diags, more...)
 	}
 	if schema.Provider == "" {
-		return nil, rest, append(diags, &hcl.Diagnostic{
+		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unsupported argument",
 			Detail:   fmt.Sprintf("%s %q uses no provider settings, so it takes no provider argument.", kind, blk.Labels[0]),
@@ -319,7 +337,7 @@ func (d *decoder) blockProvider(kind BlockKind, schema *BlockSchema, blk *hcl.Bl
 		}
 	}
 	if addr == "" {
-		return nil, rest, append(diags, &hcl.Diagnostic{
+		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid provider reference",
 			Detail:   fmt.Sprintf("Choose one of the %s provider blocks by its name: provider = %s.NAME, as declared with provider %q \"NAME\" { ... }.", schema.Provider, schema.Provider, schema.Provider),
@@ -342,14 +360,14 @@ func (d *decoder) blockProvider(kind BlockKind, schema *BlockSchema, blk *hcl.Bl
 		if len(names) > 0 {
 			detail += " Declared: " + strings.Join(names, ", ") + "."
 		}
-		return nil, rest, append(diags, &hcl.Diagnostic{
+		return nil, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Unknown provider block",
 			Detail:   detail,
 			Subject:  attr.Expr.Range().Ptr(),
 		})
 	}
-	return p, rest, diags
+	return p, diags
 }
 
 func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
@@ -494,9 +512,13 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	if kind == KindTarget {
 		block.Name = blk.Labels[1]
 	}
-	var diags hcl.Diagnostics
-	block.Provider, block.Body, diags = d.blockProvider(kind, schema, blk)
-	blk = &hcl.Block{Type: blk.Type, Labels: blk.Labels, Body: block.Body, DefRange: blk.DefRange, TypeRange: blk.TypeRange, LabelRanges: blk.LabelRanges}
+	meta, rest, diags := blk.Body.PartialContent(blockMetaSchema)
+	block.Body = rest
+	provider, moreDiags := d.blockProvider(kind, schema, blk, meta)
+	block.Provider = provider
+	diags = append(diags, moreDiags...)
+	diags = append(diags, d.blockField(s, kind, block, meta)...)
+	blk = &hcl.Block{Type: blk.Type, Labels: blk.Labels, Body: rest, DefRange: blk.DefRange, TypeRange: blk.TypeRange, LabelRanges: blk.LabelRanges}
 
 	// References first: a reference to an undeclared secret gets one clear
 	// diagnostic here instead of a second, vaguer one from the decoder.
@@ -508,6 +530,7 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 		if !ok {
 			continue
 		}
+		d.valueRefs = append(d.valueRefs, valueRef{secret: name, traversal: tr})
 		if name == s.Name && kind == KindVerify {
 			continue // a check may use the value it checks
 		}
@@ -614,6 +637,7 @@ func (d *decoder) decodeDependsOn(s *Secret, attr *hcl.Attribute) hcl.Diagnostic
 		if !ok {
 			continue
 		}
+		d.valueRefs = append(d.valueRefs, valueRef{secret: name, traversal: tr})
 		if _, seen := d.refRanges[s.Index][name]; !seen {
 			d.refRanges[s.Index][name] = expr.Range()
 			s.DependsOn = append(s.DependsOn, name)

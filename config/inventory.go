@@ -46,7 +46,9 @@ type Inventory struct {
 // off the result.
 func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext {
 	secrets := make(map[string]cty.Value, len(inv.Secrets))
-	unknown := cty.UnknownVal(cty.String)
+	// Of any type: a structured value is an object (secret.NAME.value.FIELD),
+	// which load checks against the generator's fields once it knows them.
+	unknown := cty.DynamicVal
 	for _, s := range inv.Secrets {
 		v, ok := values[s.Name]
 		if ok {
@@ -157,6 +159,15 @@ type Secret struct {
 // Address is the secret's stable address, secret.NAME.
 func (s *Secret) Address() string { return "secret." + s.Name }
 
+// Fields names the fields of the secret's structured value, nil when its
+// value is a plain string.
+func (s *Secret) Fields() []string {
+	if s.Generate == nil || s.Generate.Schema == nil {
+		return nil
+	}
+	return s.Generate.Schema.Fields
+}
+
 // blocks lists the secret's blocks: store, generate, targets, checks.
 func (s *Secret) blocks() []*Block {
 	out := make([]*Block, 0, 2+len(s.Targets)+len(s.Verify))
@@ -204,6 +215,11 @@ type Block struct {
 	// Provider is the provider block this block's type shares settings
 	// with, or nil when the inventory has none.
 	Provider *Provider
+	// Field, on a target or a check of a secret with a structured value,
+	// names the field it takes (field = "password"); "" for the whole
+	// value.
+	Field      string
+	FieldRange hcl.Range
 	// Destinations are the places the block writes its secret's value, as
 	// its schema's Writes reports them from Config: each File absolute and
 	// clean with its symbolic links resolved, each empty Key the secret's

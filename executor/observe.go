@@ -219,12 +219,21 @@ func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, bl
 			continue // a rotation under way: what targets hold is in flux
 		}
 		h := held[g.secret.Name]
+		current, err := fieldOf(g.block, h.current)
+		var previous sensitive.Value
+		if err == nil {
+			previous, err = fieldOf(g.block, h.previous)
+		}
+		if err != nil {
+			obs.Secrets[g.secret.Name].Targets[g.target].Err = err.Error()
+			continue
+		}
 		items = append(items, providers.ObserveItem{
 			Secret:   g.secret.Name,
 			Target:   g.block.Address(),
 			Config:   g.block.Config,
-			Current:  h.current,
-			Previous: h.previous,
+			Current:  current,
+			Previous: previous,
 		})
 		asked = append(asked, g)
 	}

@@ -60,6 +60,14 @@ func (a *Applier) retire(ctx context.Context, ws []*work) {
 			}
 		}
 		for _, w := range without(ws, errs) {
+			// The issuer revokes the previous value before the store lets
+			// it go: the store is the last place that names it.
+			if !w.other.IsEmpty() {
+				if err := w.revokeMinted(ctx, w.other); err != nil {
+					errs[w] = err
+					continue
+				}
+			}
 			if _, err := w.store.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: w.ref}); err != nil {
 				errs[w] = fmt.Errorf("retire in store %s: %w", w.secret.Store.Type, err)
 			}
@@ -106,6 +114,13 @@ func (a *Applier) rollback(ctx context.Context, ws []*work) {
 	for _, w := range without(ws, errs) {
 		if _, err := w.store.Discard(ctx, providers.DiscardRequest{Secret: w.ref, Rotation: w.j.ID}); err != nil {
 			errs[w] = fmt.Errorf("discard in store %s: %w", w.secret.Store.Type, err)
+			continue
+		}
+		// A minted candidate is revoked once no target and no store
+		// holds it; if the revoke fails, the journal keeps the rollback
+		// and the next apply sweeps it.
+		if err := w.revokeMinted(ctx, w.value); err != nil {
+			errs[w] = err
 		}
 	}
 	for _, w := range ws {
@@ -142,11 +157,18 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 				continue
 			}
 			cfg, err := w.decode(ctx, t, sensitive.Value{})
+			var v, prev sensitive.Value
+			if err == nil {
+				v, err = fieldOf(t, value)
+			}
+			if err == nil {
+				prev, err = fieldOf(t, other)
+			}
 			if err != nil {
 				errs[w] = err
 				break
 			}
-			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other}})
+			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: v, Previous: prev}})
 			blocks = append(blocks, t)
 		}
 		if errs[w] != nil {
