@@ -306,6 +306,9 @@ func TestRedisReplicasObserve(t *testing.T) {
 	checkObservation(t, "split, no admin", observe(t, target, plain, current), providers.HoldsOther, 0)
 	discovered := block(t, targetSpec, map[string]string{"address": g.primary.Addr, "discover": DiscoverReplicas, "username": "app"})
 	checkObservation(t, "discovered as the user, no admin", observe(t, target, discovered, current), providers.HoldsCurrent, 0)
+	// The primary refuses extra, so discovery cannot log in: another value.
+	refused := block(t, targetSpec, map[string]string{"address": g.primary.Addr, "discover": DiscoverReplicas, "username": "other"})
+	checkObservation(t, "discovery refused, no admin", observe(t, target, refused, extra), providers.HoldsOther, 0)
 	for _, v := range []sensitive.Value{current, shared, extra} {
 		if strings.Contains(logs.String(), v.Reveal()) || strings.Contains(logs.String(), passwordHash(v)) || strings.Contains(logs.String(), canary) {
 			t.Fatalf("the log carries a value or its hash")
