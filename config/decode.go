@@ -15,12 +15,22 @@ import (
 	"github.com/rotplan/rotplan/internal/dag"
 )
 
+// topSchema is the top level less provider blocks, which take one label
+// or two (provider "aws" and provider "aws" "prod") and are read apart, by
+// splitProviders.
 var topSchema = &hcl.BodySchema{
 	Blocks: []hcl.BlockHeaderSchema{
 		{Type: "rotplan"},
-		{Type: "provider", LabelNames: []string{"name"}},
 		{Type: "secret", LabelNames: []string{"name"}},
 	},
+}
+
+// blockMetaSchema is what config reads of a store, generate, target or
+// verify block before its type's own schema: the provider block it uses,
+// when its type has several (provider = aws.prod), and, on a target or a
+// check, the field of a structured value it takes (field = "password").
+var blockMetaSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "provider"}, {Name: "field"}},
 }
 
 var settingsSchema = &hcl.BodySchema{
@@ -65,12 +75,30 @@ type decoder struct {
 	files map[string]string
 	// absDir is the inventory directory, absolute; "" until needed.
 	absDir string
+	// valueRefs and fieldBlocks are checked against the secrets' fields
+	// once every generator is known (checkFields).
+	valueRefs   []valueRef
+	fieldBlocks []fieldBlock
+}
+
+// valueRef is a secret.NAME... reference in a block.
+type valueRef struct {
+	secret    string
+	traversal hcl.Traversal
+}
+
+// fieldBlock is a target or a check that takes a field of its secret.
+type fieldBlock struct {
+	secret *Secret
+	block  *Block
 }
 
 func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	var settings, providers, secrets []*hcl.Block
 	for _, body := range bodies {
+		body, more := splitProviders(body)
+		providers = append(providers, more...)
 		content, moreDiags := body.Content(topSchema)
 		diags = append(diags, moreDiags...)
 		for _, blk := range content.Blocks {
@@ -122,6 +150,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 	for i, blk := range declared {
 		diags = append(diags, d.decodeSecret(d.inv.Secrets[i], blk)...)
 	}
+	diags = append(diags, d.checkFields()...)
 	diags = append(diags, d.checkDestinations()...)
 	diags = append(diags, d.checkCycles()...)
 	return diags
@@ -203,30 +232,142 @@ func (d *decoder) decodeState(blk *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
+// splitProviders takes the provider blocks out of a file's body: the rest
+// is decoded against topSchema, which cannot allow a block type both one
+// label and two.
+func splitProviders(body hcl.Body) (hcl.Body, []*hcl.Block) {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return body, nil
+	}
+	rest := *sb
+	rest.Blocks = nil
+	var providers []*hcl.Block
+	for _, b := range sb.Blocks {
+		if b.Type == "provider" {
+			providers = append(providers, b.AsHCLBlock())
+			continue
+		}
+		rest.Blocks = append(rest.Blocks, b)
+	}
+	return &rest, providers
+}
+
 func (d *decoder) decodeProviders(blocks []*hcl.Block) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	d.inv.Providers = map[string]*Provider{}
 	for _, blk := range blocks {
-		name := blk.Labels[0]
-		schema, ok := d.opts.Schemas.Schema(KindProvider, name)
-		if !ok {
-			diags = append(diags, unknownType("provider", name, d.opts.Schemas.TypeNames(KindProvider), blk.LabelRanges[0]))
+		if len(blk.Labels) < 1 || len(blk.Labels) > 2 {
+			subject := blk.DefRange
+			if len(blk.Labels) > 2 {
+				subject = blk.LabelRanges[2]
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid provider block",
+				Detail:   `A provider block names its type, and a second block of one type also a name of its own: provider "aws" { ... }, provider "aws" "prod" { ... }.`,
+				Subject:  subject.Ptr(),
+			})
 			continue
 		}
-		if prev := d.inv.Providers[name]; prev != nil {
+		p := &Provider{Name: blk.Labels[0], Body: blk.Body, DeclRange: blk.DefRange}
+		schema, ok := d.opts.Schemas.Schema(KindProvider, p.Name)
+		if !ok {
+			diags = append(diags, unknownType("provider", p.Name, d.opts.Schemas.TypeNames(KindProvider), blk.LabelRanges[0]))
+			continue
+		}
+		if len(blk.Labels) == 2 {
+			p.Alias = blk.Labels[1]
+			if !hclsyntax.ValidIdentifier(p.Alias) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid provider name",
+					Detail:   fmt.Sprintf("%q is not a valid name: blocks refer to it as provider = %s.NAME, so it starts with a letter or an underscore and holds only letters, digits, underscores and dashes.", p.Alias, p.Name),
+					Subject:  blk.LabelRanges[1].Ptr(),
+				})
+				continue
+			}
+		}
+		if prev := d.inv.Providers[p.Address()]; prev != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate provider block",
-				Detail:   fmt.Sprintf("Provider %q was already configured at %s. Keep one block per provider.", name, pos(prev.DeclRange)),
-				Subject:  blk.LabelRanges[0].Ptr(),
+				Detail:   fmt.Sprintf("Provider %s was already configured at %s. Keep one block per provider, or give a second one a name of its own: provider %q \"NAME\" { ... }, chosen in a block with provider = %s.NAME.", p.Address(), pos(prev.DeclRange), p.Name, p.Name),
+				Subject:  blk.LabelRanges[len(blk.Labels)-1].Ptr(),
 			})
 			continue
 		}
 		val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
 		diags = append(diags, moreDiags...)
-		d.inv.Providers[name] = &Provider{Name: name, Config: val, Body: blk.Body, DeclRange: blk.DefRange}
+		p.Config = val
+		d.inv.Providers[p.Address()] = p
 	}
 	return diags
+}
+
+// blockProvider reads a block's provider = NAME.ALIAS, which picks one of
+// several provider blocks of its type; without it, the block uses the
+// type's default block.
+func (d *decoder) blockProvider(kind BlockKind, schema *BlockSchema, blk *hcl.Block, content *hcl.BodyContent) (*Provider, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	attr := content.Attributes["provider"]
+	if attr == nil {
+		if schema.Provider == "" {
+			return nil, diags
+		}
+		if p := d.inv.Providers[schema.Provider]; p != nil {
+			return p, diags
+		}
+		p, more := d.implicitProvider(schema.Provider, kind, blk)
+		return p, append(diags, more...)
+	}
+	if schema.Provider == "" {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported argument",
+			Detail:   fmt.Sprintf("%s %q uses no provider settings, so it takes no provider argument.", kind, blk.Labels[0]),
+			Subject:  attr.NameRange.Ptr(),
+		})
+	}
+	tr, travDiags := hcl.AbsTraversalForExpr(attr.Expr)
+	addr := ""
+	if !travDiags.HasErrors() && len(tr) == 2 {
+		if step, ok := tr[1].(hcl.TraverseAttr); ok && tr.RootName() == schema.Provider {
+			addr = schema.Provider + "." + step.Name
+		}
+	}
+	if addr == "" {
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid provider reference",
+			Detail:   fmt.Sprintf("Choose one of the %s provider blocks by its name: provider = %s.NAME, as declared with provider %q \"NAME\" { ... }.", schema.Provider, schema.Provider, schema.Provider),
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	p := d.inv.Providers[addr]
+	if p == nil {
+		var names []string
+		for a, q := range d.inv.Providers {
+			if q.Name == schema.Provider && q.Alias != "" {
+				names = append(names, a)
+			}
+		}
+		sort.Strings(names)
+		detail := fmt.Sprintf("No provider %q %q block is declared.", schema.Provider, strings.TrimPrefix(addr, schema.Provider+"."))
+		if suggestion := didYouMean(addr, names); suggestion != "" {
+			detail += fmt.Sprintf(" Did you mean provider = %s?", suggestion)
+		}
+		if len(names) > 0 {
+			detail += " Declared: " + strings.Join(names, ", ") + "."
+		}
+		return nil, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown provider block",
+			Detail:   detail,
+			Subject:  attr.Expr.Range().Ptr(),
+		})
+	}
+	return p, diags
 }
 
 func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
@@ -367,17 +508,17 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	if !ok {
 		return nil, hcl.Diagnostics{unknownType(kind.String(), typ, d.opts.Schemas.TypeNames(kind), blk.LabelRanges[0])}
 	}
-	block := &Block{Kind: kind, Type: typ, Body: blk.Body, Schema: schema, DeclRange: blk.DefRange, TypeRange: blk.LabelRanges[0]}
+	block := &Block{Kind: kind, Type: typ, Schema: schema, DeclRange: blk.DefRange, TypeRange: blk.LabelRanges[0]}
 	if kind == KindTarget {
 		block.Name = blk.Labels[1]
 	}
-	var diags hcl.Diagnostics
-	if schema.Provider != "" {
-		block.Provider = d.inv.Providers[schema.Provider]
-		if block.Provider == nil {
-			block.Provider, diags = d.implicitProvider(schema.Provider, kind, blk)
-		}
-	}
+	meta, rest, diags := blk.Body.PartialContent(blockMetaSchema)
+	block.Body = rest
+	provider, moreDiags := d.blockProvider(kind, schema, blk, meta)
+	block.Provider = provider
+	diags = append(diags, moreDiags...)
+	diags = append(diags, d.blockField(s, kind, block, meta)...)
+	blk = &hcl.Block{Type: blk.Type, Labels: blk.Labels, Body: rest, DefRange: blk.DefRange, TypeRange: blk.TypeRange, LabelRanges: blk.LabelRanges}
 
 	// References first: a reference to an undeclared secret gets one clear
 	// diagnostic here instead of a second, vaguer one from the decoder.
@@ -389,6 +530,7 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 		if !ok {
 			continue
 		}
+		d.valueRefs = append(d.valueRefs, valueRef{secret: name, traversal: tr})
 		if name == s.Name && kind == KindVerify {
 			continue // a check may use the value it checks
 		}
@@ -495,6 +637,7 @@ func (d *decoder) decodeDependsOn(s *Secret, attr *hcl.Attribute) hcl.Diagnostic
 		if !ok {
 			continue
 		}
+		d.valueRefs = append(d.valueRefs, valueRef{secret: name, traversal: tr})
 		if _, seen := d.refRanges[s.Index][name]; !seen {
 			d.refRanges[s.Index][name] = expr.Range()
 			s.DependsOn = append(s.DependsOn, name)

@@ -26,7 +26,8 @@ type Inventory struct {
 	// Sources holds each file's bytes by name, for diagnostics and fmt.
 	Sources map[string][]byte
 
-	Settings  Settings
+	Settings Settings
+	// Providers are the provider blocks, by address (aws, aws.prod).
 	Providers map[string]*Provider
 	// Secrets in declaration order (files by name, then position).
 	Secrets []*Secret
@@ -45,7 +46,9 @@ type Inventory struct {
 // off the result.
 func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext {
 	secrets := make(map[string]cty.Value, len(inv.Secrets))
-	unknown := cty.UnknownVal(cty.String)
+	// Of any type: a structured value is an object (secret.NAME.value.FIELD),
+	// which load checks against the generator's fields once it knows them.
+	unknown := cty.DynamicVal
 	for _, s := range inv.Secrets {
 		v, ok := values[s.Name]
 		if ok {
@@ -112,10 +115,21 @@ const DefaultStatePath = "rotplan.state"
 // Provider is a provider block: connection settings that many secrets' store
 // and target blocks share (an AWS region, a Fly API token).
 type Provider struct {
+	// Name is the provider's type ("aws"); Alias tells a second block of
+	// one type apart (provider "aws" "prod"), "" for the default block.
 	Name      string
+	Alias     string
 	Config    cty.Value
 	Body      hcl.Body
 	DeclRange hcl.Range
+}
+
+// Address names the provider block as blocks refer to it: aws, or aws.prod.
+func (p *Provider) Address() string {
+	if p.Alias == "" {
+		return p.Name
+	}
+	return p.Name + "." + p.Alias
 }
 
 // Secret is one logical credential, addressed as secret.NAME.
@@ -144,6 +158,15 @@ type Secret struct {
 
 // Address is the secret's stable address, secret.NAME.
 func (s *Secret) Address() string { return "secret." + s.Name }
+
+// Fields names the fields of the secret's structured value, nil when its
+// value is a plain string.
+func (s *Secret) Fields() []string {
+	if s.Generate == nil || s.Generate.Schema == nil {
+		return nil
+	}
+	return s.Generate.Schema.Fields
+}
 
 // blocks lists the secret's blocks: store, generate, targets, checks.
 func (s *Secret) blocks() []*Block {
@@ -192,6 +215,11 @@ type Block struct {
 	// Provider is the provider block this block's type shares settings
 	// with, or nil when the inventory has none.
 	Provider *Provider
+	// Field, on a target or a check of a secret with a structured value,
+	// names the field it takes (field = "password"); "" for the whole
+	// value.
+	Field      string
+	FieldRange hcl.Range
 	// Destinations are the places the block writes its secret's value, as
 	// its schema's Writes reports them from Config: each File absolute and
 	// clean with its symbolic links resolved, each empty Key the secret's

@@ -43,6 +43,12 @@ type BlockSchema struct {
 	Provider string
 	// Manual marks a generator whose values only a person can make.
 	Manual bool
+	// Fields, on a generate type, names the fields of the structured value
+	// it makes (an access key id and its secret): templates read
+	// secret.NAME.value.FIELD, targets and checks choose one with
+	// field = "FIELD", and stores keep the value as a JSON object. Empty
+	// for a plain string value.
+	Fields []string
 	// Authenticates marks a target that checks logins with the value (a
 	// database role, a Redis user) rather than holding a copy: apply sets
 	// it before it delivers copies, and rolls it back last.

@@ -17,7 +17,6 @@ import (
 	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/planner"
-	"github.com/rotplan/rotplan/providers"
 )
 
 // DefaultParallelism is how many secrets apply works on at once.
@@ -29,13 +28,19 @@ const DefaultParallelism = 4
 const DefaultStopTimeout = 2 * time.Minute
 
 // errInterruptedBefore skips what had not started when apply was
-// interrupted.
-var errInterruptedBefore = errors.New("apply was interrupted before it started")
+// interrupted; errInterruptedAsking, everything, when the operator
+// interrupted a question.
+var (
+	errInterruptedBefore = errors.New("apply was interrupted before it started")
+	errInterruptedAsking = errors.New("apply was interrupted at a question, before it changed anything")
+)
 
 // Applier carries out a plan: each change moves through its lifecycle (see
 // State), in dependency order, journaled in state as it goes.
 type Applier struct {
-	Registry    *providers.Registry
+	// Providers are the run's provider instances, shared with the
+	// observation that made the plan.
+	Providers   *Providers
 	Logger      hclog.Logger
 	Parallelism int
 	// StopTimeout bounds the work in flight after the first interrupt;
@@ -83,18 +88,17 @@ type Applier struct {
 // that fails, they roll back together. A change whose upstream failed is
 // skipped; unrelated ones go on.
 func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planner.Plan) Result {
-	ops, stopOps := a.operations(ctx)
-	defer stopOps()
-
 	a.removeStaleTemps(inv)
 	works := a.works(inv, plan)
-	a.sweep(ops, inv, works)
+	a.sweep(ctx, inv, works)
 	if err := a.ask(ctx, works); err != nil {
 		for _, w := range works {
-			_ = w.advance(StateSkipped, errInterruptedBefore)
+			_ = w.advance(StateSkipped, errInterruptedAsking)
 		}
 		return tally(works, true)
 	}
+	ops, stopOps := a.operations(ctx)
+	defer stopOps()
 
 	g := newGraph(works)
 	for _, level := range g.levels() {
@@ -331,6 +335,10 @@ func (a *Applier) sweep(ctx context.Context, inv *config.Inventory, works []*wor
 		if err != nil || (meta.Pending != nil && meta.Pending.Rotation == j.ID) {
 			continue
 		}
+		if err := w.sweepMinted(ctx, j); err != nil {
+			a.logger().Warn("cannot revoke what an interrupted rotation minted; the journal keeps it", "secret", s.Address(), "error", a.redact(err.Error()))
+			continue
+		}
 		a.forget(j)
 	}
 }
@@ -365,10 +373,10 @@ func (a *Applier) removeStaleTemps(inv *config.Inventory) {
 
 // journal records that a rotation reached state s, and writes the state.
 // Entries change under the lock only: the state is marshalled whole.
-func (a *Applier) journal(j *state.Rotation, s State, cause error) error {
+func (a *Applier) journal(j *state.Rotation, s State, cause error, issued string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	j.State, j.Updated = s.String(), time.Now().UTC()
+	j.State, j.Updated, j.Issued = s.String(), time.Now().UTC(), issued
 	if s == StateRollingBack && cause != nil {
 		j.Error = a.redactLocked(cause.Error())
 	}

@@ -47,6 +47,8 @@ type world struct {
 	// verifyStarted is signalled as each check starts.
 	verifyStarted chan string
 	generated     int
+	// keys are the keys the fake issuer holds, by secret.
+	keys map[string][]mintedKey
 }
 
 type slots struct {
@@ -59,7 +61,7 @@ type slots struct {
 type held struct{ value, previous sensitive.Value }
 
 func newWorld(t *testing.T) *world {
-	return &world{t: t, store: map[string]*slots{}, targets: map[string]*held{}, failures: map[string]error{}}
+	return &world{t: t, store: map[string]*slots{}, targets: map[string]*held{}, failures: map[string]error{}, keys: map[string][]mintedKey{}}
 }
 
 func (w *world) record(format string, args ...any) error {
@@ -339,7 +341,95 @@ func (w *world) registry() *providers.Registry {
 	r.Target("login", config.BlockSchema{Spec: spec, Authenticates: true}, func(providers.Settings) (providers.Target, error) { return fakeTarget{w, "login"}, nil })
 	r.Target("copy", config.BlockSchema{Spec: spec}, func(providers.Settings) (providers.Target, error) { return fakeTarget{w, "copy"}, nil })
 	r.Verifier("fake", config.BlockSchema{Spec: spec}, func(providers.Settings) (providers.Verifier, error) { return fakeVerifier{w}, nil })
+	r.Generator("issued", config.BlockSchema{Spec: spec, Fields: []string{"key_id", "secret"}}, func(providers.Settings) (providers.Generator, error) { return &fakeIssuer{w}, nil })
 	return r
+}
+
+// fakeIssuer is a generate "issued": it mints keys {key_id, secret} the
+// way an IAM user's access keys are, and revokes them by id.
+type fakeIssuer struct{ w *world }
+
+var _ providers.Issuer = (*fakeIssuer)(nil)
+
+// mintedKey is a key the fake issuer holds for a secret.
+type mintedKey struct {
+	id      string
+	secret  string
+	created time.Time
+}
+
+func (is *fakeIssuer) Generate(_ context.Context, req providers.GenerateRequest) (*providers.GenerateResponse, error) {
+	if err := is.w.record("mint %s", req.Secret); err != nil {
+		return nil, err
+	}
+	is.w.mu.Lock()
+	defer is.w.mu.Unlock()
+	is.w.generated++
+	k := mintedKey{id: fmt.Sprintf("k-%d", is.w.generated), secret: fmt.Sprintf("s-%d", is.w.generated), created: time.Now()}
+	is.w.keys[req.Secret] = append(is.w.keys[req.Secret], k)
+	v := sensitive.FromFields(map[string]sensitive.Value{"key_id": sensitive.New(k.id), "secret": sensitive.New(k.secret)})
+	return &providers.GenerateResponse{Value: v, ID: k.id}, nil
+}
+
+func (is *fakeIssuer) Revoke(_ context.Context, req providers.RevokeRequest) (*providers.RevokeResponse, error) {
+	id := req.ID
+	if id == "" {
+		f, err := req.Value.Field("key_id")
+		if err != nil {
+			return nil, err
+		}
+		id = f.Reveal()
+	}
+	if err := is.w.record("revoke %s %s", req.Secret, id); err != nil {
+		return nil, err
+	}
+	is.w.dropKey(req.Secret, id)
+	return &providers.RevokeResponse{}, nil
+}
+
+func (is *fakeIssuer) Sweep(_ context.Context, req providers.SweepRequest) (*providers.SweepResponse, error) {
+	keep := map[string]bool{}
+	for _, v := range req.Keep {
+		if f, err := v.Field("key_id"); err == nil {
+			keep[f.Reveal()] = true
+		}
+	}
+	is.w.mu.Lock()
+	var stale []string
+	for _, k := range is.w.keys[req.Secret] {
+		if !keep[k.id] && !k.created.Before(req.Since) {
+			stale = append(stale, k.id)
+		}
+	}
+	is.w.mu.Unlock()
+	_ = is.w.record("sweep %s", req.Secret)
+	for _, id := range stale {
+		is.w.dropKey(req.Secret, id)
+	}
+	return &providers.SweepResponse{Revoked: stale}, nil
+}
+
+func (w *world) dropKey(secret, id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var left []mintedKey
+	for _, k := range w.keys[secret] {
+		if k.id != id {
+			left = append(left, k)
+		}
+	}
+	w.keys[secret] = left
+}
+
+// liveKeys lists the ids of the keys the issuer holds for a secret.
+func (w *world) liveKeys(secret string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var ids []string
+	for _, k := range w.keys[secret] {
+		ids = append(ids, k.id)
+	}
+	return strings.Join(ids, " ")
 }
 
 // templateGenerator makes its template, as the real one does.
@@ -418,7 +508,7 @@ func newFixture(t *testing.T, w *world, hcl string) *fixture {
 // that the call log has one order.
 func (f *fixture) applier() *Applier {
 	return &Applier{
-		Registry:    f.w.registry(),
+		Providers:   NewProviders(f.w.registry(), nil),
 		Parallelism: 1,
 		Events: func(e Event) {
 			f.events = append(f.events, e)
@@ -434,7 +524,7 @@ func (f *fixture) applier() *Applier {
 // plan observes the fakes and plans as of now.
 func (f *fixture) plan(t *testing.T, opts planner.Options) *planner.Plan {
 	t.Helper()
-	obs := (&Observer{Registry: f.w.registry()}).Observe(context.Background(), f.inv)
+	obs := (&Observer{Providers: NewProviders(f.w.registry(), nil)}).Observe(context.Background(), f.inv)
 	p, err := planner.Make(f.inv, obs, time.Now(), opts)
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // in exactly one state, and moves only through advance, along the moves its
 // kind allows:
 //
-//	rotation  planned → generated → staged → set → delivered → verified → promoted
+//	rotation  planned → (minting →) generated → staged → set → delivered → verified → promoted
 //	          staged, set, delivered or verified → rolling back → rolled back
 //	sync      planned → set → delivered → verified → synced
 //	retire    planned → retired
@@ -24,14 +24,19 @@ import (
 // (it never started: what it needs failed, the operator gave no answer, or
 // apply was interrupted).
 //
-// A rotation's state is journaled from generated on, so a resumed apply
-// carries it on from there; once it ends, the entry goes. A rotation that
+// A rotation whose value an issuer mints (an IAM access key) is journaled
+// as minting before the issuer is called, and as generated with the minted
+// id right after: a crash in between leaves the journal to say what to
+// revoke. Other rotations are journaled from generated on. A resumed apply
+// carries a rotation on from its journaled state; once it ends, the entry
+// goes. A rotation that
 // fails while something of it is staged keeps its entry: rolling back when
 // the rollback did not finish, verified when only the promote failed.
 type State int
 
 const (
 	StatePlanned State = iota
+	StateMinting
 	StateGenerated
 	StateStaged
 	StateSet
@@ -48,6 +53,7 @@ const (
 
 var stateNames = [...]string{
 	StatePlanned:     "planned",
+	StateMinting:     "minting",
 	StateGenerated:   "generated",
 	StateStaged:      "staged",
 	StateSet:         "set",
@@ -105,7 +111,8 @@ func kindOf(a planner.Action) kind {
 // Failed and skipped are listed where they may happen.
 var moves = map[kind]map[State][]State{
 	kindRotation: {
-		StatePlanned:     {StateGenerated, StateFailed, StateSkipped},
+		StatePlanned:     {StateMinting, StateGenerated, StateFailed, StateSkipped},
+		StateMinting:     {StateGenerated, StateFailed},
 		StateGenerated:   {StateStaged, StateFailed, StateSkipped},
 		StateStaged:      {StateSet, StateDelivered, StateVerified, StateRollingBack},
 		StateSet:         {StateDelivered, StateVerified, StateRollingBack},
@@ -145,7 +152,7 @@ var stepTo = map[State]state.Step{
 // undone halfway, which a resumed apply must carry on.
 func journaled(s State) bool {
 	switch s {
-	case StateGenerated, StateStaged, StateSet, StateDelivered, StateVerified, StateRollingBack:
+	case StateMinting, StateGenerated, StateStaged, StateSet, StateDelivered, StateVerified, StateRollingBack:
 		return true
 	}
 	return false
@@ -189,9 +196,10 @@ func (w *work) advance(to State, err error) error {
 		var jerr error
 		switch {
 		case journaled(to):
-			jerr = a.journal(w.j, to, err)
-		case to == StateFailed && journaled(from) && from != StateGenerated:
-			// Something is staged or half undone: the entry stays, at the
+			jerr = a.journal(w.j, to, err, w.issued)
+		case to == StateFailed && journaled(from) && (from != StateGenerated || w.j.Issued != ""):
+			// Something is staged or half undone, or an issuer minted a
+			// value that could not be revoked: the entry stays, at the
 			// state a resumed apply carries on from.
 		default:
 			a.forget(w.j)

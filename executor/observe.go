@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rotplan/rotplan/config"
@@ -22,7 +21,7 @@ const DefaultObserveParallelism = 8
 
 // Observer gathers what the planner needs from the live systems.
 type Observer struct {
-	Registry    *providers.Registry
+	Providers   *Providers
 	Logger      hclog.Logger
 	Parallelism int
 	// Now is the time plan is evaluated at, for the stores that confirm
@@ -47,16 +46,16 @@ func (o *Observer) Observe(ctx context.Context, inv *config.Inventory) *planner.
 	// Stores first: drift checks need the current and previous values.
 	var mu sync.Mutex
 	held := map[string]heldValues{}
-	o.forEachGroup(ctx, inv, obs, storeBlocks, func(ctx context.Context, typ string, blocks []group) {
-		vals := o.observeStore(ctx, inv, typ, blocks, obs, logger)
+	o.forEachGroup(ctx, inv, obs, storeBlocks, func(ctx context.Context, blocks []group) {
+		vals := o.observeStore(ctx, inv, blocks, obs, logger)
 		mu.Lock()
 		for k, v := range vals {
 			held[k] = v
 		}
 		mu.Unlock()
 	})
-	o.forEachGroup(ctx, inv, obs, targetBlocks, func(ctx context.Context, typ string, blocks []group) {
-		o.observeTargets(ctx, inv, typ, blocks, held, obs, logger)
+	o.forEachGroup(ctx, inv, obs, targetBlocks, func(ctx context.Context, blocks []group) {
+		o.observeTargets(ctx, inv, blocks, held, obs, logger)
 	})
 	return obs
 }
@@ -91,43 +90,46 @@ func targetBlocks(s *config.Secret) []group {
 	return out
 }
 
-// forEachGroup calls fn once per block type with every block of that type
-// whose secret is still observable, running types concurrently.
-func (o *Observer) forEachGroup(ctx context.Context, inv *config.Inventory, obs *planner.Observations, blocksOf func(*config.Secret) []group, fn func(context.Context, string, []group)) {
-	byType := map[string][]group{}
-	var types []string
+// forEachGroup calls fn once per provider instance (block type and
+// provider block) with every block it serves whose secret is still
+// observable, running the instances concurrently.
+func (o *Observer) forEachGroup(ctx context.Context, inv *config.Inventory, obs *planner.Observations, blocksOf func(*config.Secret) []group, fn func(context.Context, []group)) {
+	byInstance := map[instanceKey][]group{}
+	var keys []instanceKey
 	for _, s := range inv.Secrets {
 		if obs.Secrets[s.Name].Err != "" {
 			continue
 		}
 		for _, g := range blocksOf(s) {
-			if byType[g.block.Type] == nil {
-				types = append(types, g.block.Type)
+			key := keyOf(g.block)
+			if byInstance[key] == nil {
+				keys = append(keys, key)
 			}
-			byType[g.block.Type] = append(byType[g.block.Type], g)
+			byInstance[key] = append(byInstance[key], g)
 		}
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(o.parallelism())
-	for _, typ := range types {
+	for _, key := range keys {
 		eg.Go(func() error {
-			fn(ctx, typ, byType[typ])
+			fn(ctx, byInstance[key])
 			return nil
 		})
 	}
 	_ = eg.Wait()
 }
 
-// observeStore inspects one store type's secrets and reads the current and
-// previous values of those that have targets to compare.
-func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, typ string, blocks []group, obs *planner.Observations, logger hclog.Logger) map[string]heldValues {
+// observeStore inspects one store instance's secrets and reads the current
+// and previous values of those that have targets to compare.
+func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, blocks []group, obs *planner.Observations, logger hclog.Logger) map[string]heldValues {
+	typ := blocks[0].block.Type
 	fail := func(err error) map[string]heldValues {
 		for _, g := range blocks {
 			obs.Secrets[g.secret.Name].Err = fmt.Sprintf("store %s: %s", typ, err)
 		}
 		return nil
 	}
-	store, err := o.Registry.NewStore(typ, settings(inv, blocks[0].block, logger))
+	store, err := o.Providers.Store(inv, blocks[0].block)
 	if err != nil {
 		return fail(err)
 	}
@@ -242,10 +244,11 @@ func fillStored(so *planner.SecretObservation, st *providers.StoredSecret) {
 	}
 }
 
-// observeTargets asks one target type what each of its blocks holds. The
+// observeTargets asks one target instance what each of its blocks holds. The
 // targets of a secret not in the store yet are asked too, with no value:
 // what they already accept is what a create takes over.
-func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, typ string, blocks []group, held map[string]heldValues, obs *planner.Observations, logger hclog.Logger) {
+func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, blocks []group, held map[string]heldValues, obs *planner.Observations, logger hclog.Logger) {
+	typ := blocks[0].block.Type
 	var items []providers.ObserveItem
 	var asked []group
 	for _, g := range blocks {
@@ -254,12 +257,21 @@ func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, ty
 			continue // a rotation under way: what targets hold is in flux
 		}
 		h := held[g.secret.Name]
+		current, err := fieldOf(g.block, h.current)
+		var previous sensitive.Value
+		if err == nil {
+			previous, err = fieldOf(g.block, h.previous)
+		}
+		if err != nil {
+			obs.Secrets[g.secret.Name].Targets[g.target].Err = err.Error()
+			continue
+		}
 		items = append(items, providers.ObserveItem{
 			Secret:   g.secret.Name,
 			Target:   g.block.Address(),
 			Config:   g.block.Config,
-			Current:  h.current,
-			Previous: h.previous,
+			Current:  current,
+			Previous: previous,
 			Recorded: h.records[g.block.Address()],
 		})
 		asked = append(asked, g)
@@ -272,7 +284,7 @@ func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, ty
 			obs.Secrets[g.secret.Name].Targets[g.target].Err = fmt.Sprintf("target %s: %s", typ, err)
 		}
 	}
-	target, err := o.Registry.NewTarget(typ, settings(inv, blocks[0].block, logger))
+	target, err := o.Providers.Target(inv, blocks[0].block)
 	if err != nil {
 		fail(err)
 		return
@@ -320,14 +332,6 @@ func holding(h providers.Holding) planner.Holding {
 		return planner.HoldsNothing
 	}
 	return planner.HoldsUnknown
-}
-
-func settings(inv *config.Inventory, b *config.Block, logger hclog.Logger) providers.Settings {
-	s := providers.Settings{Dir: inv.Dir, Provider: cty.NilVal, Logger: logger.Named(b.Type)}
-	if b.Provider != nil {
-		s.Provider = b.Provider.Config
-	}
-	return s
 }
 
 func (o *Observer) logger() hclog.Logger {

@@ -60,6 +60,14 @@ func (a *Applier) retire(ctx context.Context, ws []*work) {
 			}
 		}
 		for _, w := range without(ws, errs) {
+			// The issuer revokes the previous value before the store lets
+			// it go: the store is the last place that names it.
+			if !w.other.IsEmpty() {
+				if err := w.revokeMinted(ctx, w.other); err != nil {
+					errs[w] = err
+					continue
+				}
+			}
 			if _, err := w.store.RetirePrevious(ctx, providers.RetirePreviousRequest{Secret: w.ref}); err != nil {
 				errs[w] = fmt.Errorf("retire in store %s: %w", w.secret.Store.Type, err)
 			}
@@ -106,6 +114,13 @@ func (a *Applier) rollback(ctx context.Context, ws []*work) {
 	for _, w := range without(ws, errs) {
 		if _, err := w.store.Discard(ctx, providers.DiscardRequest{Secret: w.ref, Rotation: w.j.ID}); err != nil {
 			errs[w] = fmt.Errorf("discard in store %s: %w", w.secret.Store.Type, err)
+			continue
+		}
+		// A minted candidate is revoked once no target and no store
+		// holds it; if the revoke fails, the journal keeps the rollback
+		// and the next apply sweeps it.
+		if err := w.revokeMinted(ctx, w.value); err != nil {
+			errs[w] = err
 		}
 	}
 	for _, w := range ws {
@@ -119,7 +134,7 @@ func (a *Applier) rollback(ctx context.Context, ws []*work) {
 }
 
 // writeTargets sends one operation to the targets of the given role of
-// every work: one call per target type for all of them. It returns the
+// every work: one call per provider instance for all of them. It returns the
 // works that failed.
 func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole, op writeOp) map[*work]error {
 	type entry struct {
@@ -128,9 +143,9 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 	}
 	errs := map[*work]error{}
 	records := map[*work]map[string]string{}
-	byType := map[string][]entry{}
-	first := map[string]*config.Block{} // whose provider settings the type uses
-	var types []string
+	byInstance := map[instanceKey][]entry{}
+	first := map[instanceKey]*config.Block{} // a block the instance serves
+	var keys []instanceKey
 	for _, w := range ws {
 		value, other := w.value, w.other
 		if op == revertOp {
@@ -143,27 +158,34 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 				continue
 			}
 			cfg, err := w.decode(ctx, t, sensitive.Value{})
+			var v, prev sensitive.Value
+			if err == nil {
+				v, err = fieldOf(t, value)
+			}
+			if err == nil {
+				prev, err = fieldOf(t, other)
+			}
 			if err != nil {
 				errs[w] = err
 				break
 			}
-			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: value, Previous: other, Recorded: w.records[t.Address()]}})
+			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: v, Previous: prev, Recorded: w.records[t.Address()]}})
 			blocks = append(blocks, t)
 		}
 		if errs[w] != nil {
 			continue
 		}
 		for i, e := range mine {
-			typ := blocks[i].Type
-			if first[typ] == nil {
-				first[typ] = blocks[i]
-				types = append(types, typ)
+			key := keyOf(blocks[i])
+			if first[key] == nil {
+				first[key] = blocks[i]
+				keys = append(keys, key)
 			}
-			byType[typ] = append(byType[typ], e)
+			byInstance[key] = append(byInstance[key], e)
 		}
 	}
-	for _, typ := range types {
-		entries := byType[typ]
+	for _, key := range keys {
+		entries, typ := byInstance[key], key.typ
 		fail := func(err error) {
 			for _, e := range entries {
 				if errs[e.w] == nil {
@@ -171,9 +193,9 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 				}
 			}
 		}
-		tgt, err := a.Registry.NewTarget(typ, settings(entries[0].w.inv, first[typ], a.logger()))
+		tgt, err := a.Providers.Target(entries[0].w.inv, first[key])
 		if err != nil {
-			fail(fmt.Errorf("target %s: %w", typ, err))
+			fail(err)
 			continue
 		}
 		tw, ok := tgt.(providers.TargetWriter)

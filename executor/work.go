@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -57,6 +58,9 @@ type work struct {
 	first *work
 	// confirmed is set on a retire whose revocation the operator confirmed.
 	confirmed bool
+	// issued names the credential an issuer minted for this rotation, ""
+	// when none was, or once it is revoked.
+	issued string
 	// operatorValue is a manual secret's new value, given before the
 	// rotation started; operatorErr says why there is none.
 	operatorValue sensitive.Value
@@ -83,9 +87,9 @@ func (w *work) retiresFirst() bool { return w.action != w.change.Action }
 // open connects the work to its secret's store.
 func (w *work) open() error {
 	s := w.secret
-	st, err := w.a.Registry.NewStore(s.Store.Type, settings(w.inv, s.Store, w.a.logger()))
+	st, err := w.a.Providers.Store(w.inv, s.Store)
 	if err != nil {
-		return fmt.Errorf("store %s: %w", s.Store.Type, err)
+		return err
 	}
 	sw, ok := st.(providers.StoreWriter)
 	if !ok {
@@ -179,7 +183,12 @@ func (w *work) prepareRotation(ctx context.Context) {
 	if j != nil && (pending == nil || pending.Rotation != j.ID) {
 		// Nothing of the journaled rotation is staged: an apply was killed
 		// after promoting or rolling it back, or before staging. It is
-		// over, and the plan asks for a new one.
+		// over, and the plan asks for a new one; what an issuer minted for
+		// it and nobody holds is revoked first.
+		if err := w.sweepMinted(ctx, j); err != nil {
+			w.fail("", err)
+			return
+		}
 		w.a.forget(j)
 		j = nil
 	}
@@ -215,8 +224,16 @@ func (w *work) prepareRotation(ctx context.Context) {
 	}
 
 	w.j = &state.Rotation{ID: w.id, Secret: w.secret.Name, Action: w.change.Action.String(), Started: time.Now().UTC()}
+	if _, ok := w.issuer(); ok {
+		// Journaled before the issuer is called: a crash during the call
+		// leaves the journal to say a credential may have been minted.
+		if err := w.advance(StateMinting, nil); err != nil {
+			w.fail(state.StepGenerate, err)
+			return
+		}
+	}
 	w.begin(state.StepGenerate)
-	if w.value, err = w.generate(ctx); err == nil {
+	if w.value, w.issued, err = w.generate(ctx); err == nil {
 		err = w.advance(StateGenerated, nil)
 	}
 	if err != nil {
@@ -229,7 +246,11 @@ func (w *work) prepareRotation(ctx context.Context) {
 		err = w.advance(StateStaged, nil)
 	}
 	if err != nil {
-		w.fail(state.StepStage, fmt.Errorf("stage in store %s: %w", w.secret.Store.Type, err))
+		err = fmt.Errorf("stage in store %s: %w", w.secret.Store.Type, err)
+		if rerr := w.revokeMinted(ctx, w.value); rerr != nil {
+			err = fmt.Errorf("%w; revoking the minted credential failed too, the next apply revokes it: %v", err, rerr)
+		}
+		w.fail(state.StepStage, err)
 		return
 	}
 	w.a.setCandidate(w.secret.Name, w.value)
@@ -251,7 +272,7 @@ func (w *work) resume(ctx context.Context, j *state.Rotation, pending *providers
 	if pending.Failed {
 		at = StateRollingBack
 	}
-	w.id, w.j = j.ID, j
+	w.id, w.j, w.issued = j.ID, j, j.Issued
 	var err error
 	if w.value, err = w.read(ctx, providers.SlotPending); err != nil {
 		w.fail("", err)
@@ -369,26 +390,95 @@ func readValue(ctx context.Context, store providers.Store, ref providers.SecretR
 
 // generate makes the next value: the operator's for a manual secret,
 // otherwise the generator's, with the values of the secrets the block
-// references.
-func (w *work) generate(ctx context.Context) (sensitive.Value, error) {
+// references. For an issuer it also returns the minted credential's id.
+func (w *work) generate(ctx context.Context) (sensitive.Value, string, error) {
 	b := w.secret.Generate
 	if w.manual() {
-		return w.operatorValue, nil
+		return w.operatorValue, "", nil
 	}
 	cfg, err := w.decode(ctx, b, sensitive.Value{})
 	if err != nil {
-		return sensitive.Value{}, err
+		return sensitive.Value{}, "", err
 	}
-	gen, err := w.a.Registry.NewGenerator(b.Type, settings(w.inv, b, w.a.logger()))
+	gen, err := w.a.Providers.Generator(w.inv, b)
 	if err != nil {
-		return sensitive.Value{}, err
+		return sensitive.Value{}, "", err
 	}
-	resp, err := gen.Generate(ctx, providers.GenerateRequest{Secret: w.secret.Name, Config: cfg})
+	resp, err := gen.Generate(ctx, providers.GenerateRequest{Secret: w.secret.Name, Config: cfg, Rotation: w.j.ID})
 	if err != nil {
-		return sensitive.Value{}, fmt.Errorf("generate %s: %w", b.Type, err)
+		return sensitive.Value{}, "", fmt.Errorf("generate %s: %w", b.Type, err)
 	}
 	w.a.remember(resp.Value)
-	return resp.Value, nil
+	return resp.Value, resp.ID, nil
+}
+
+// issuer returns the secret's generator when it is an issuer.
+func (w *work) issuer() (providers.Issuer, bool) {
+	if w.manual() {
+		return nil, false
+	}
+	gen, err := w.a.Providers.Generator(w.inv, w.secret.Generate)
+	if err != nil {
+		return nil, false
+	}
+	is, ok := gen.(providers.Issuer)
+	return is, ok
+}
+
+// revokeMinted revokes a value the secret's issuer minted: the candidate of
+// a rotation that rolls back (its id journaled), or a previous value that
+// retires. Nothing to do for other generators.
+func (w *work) revokeMinted(ctx context.Context, v sensitive.Value) error {
+	is, ok := w.issuer()
+	if !ok {
+		return nil
+	}
+	cfg, err := w.decode(ctx, w.secret.Generate, sensitive.Value{})
+	if err != nil {
+		return err
+	}
+	id := ""
+	if w.j != nil {
+		id = w.j.Issued
+	}
+	if _, err := is.Revoke(ctx, providers.RevokeRequest{Secret: w.secret.Name, Config: cfg, ID: id, Value: v}); err != nil {
+		return fmt.Errorf("revoke at %s: %w", w.secret.Generate.Type, err)
+	}
+	w.issued = ""
+	return nil
+}
+
+// sweepMinted revokes what a journaled rotation that no store holds may
+// have minted: an apply killed while the issuer minted, or before the store
+// took the value, or after the store discarded it and before the revoke.
+// The values the store holds are kept.
+func (w *work) sweepMinted(ctx context.Context, j *state.Rotation) error {
+	is, ok := w.issuer()
+	if !ok {
+		return nil
+	}
+	cfg, err := w.decode(ctx, w.secret.Generate, sensitive.Value{})
+	if err != nil {
+		return err
+	}
+	var keep []sensitive.Value
+	for _, slot := range []providers.Slot{providers.SlotCurrent, providers.SlotPrevious, providers.SlotPending} {
+		v, err := w.read(ctx, slot)
+		if err != nil {
+			return err
+		}
+		if !v.IsEmpty() {
+			keep = append(keep, v)
+		}
+	}
+	resp, err := is.Sweep(ctx, providers.SweepRequest{Secret: w.secret.Name, Config: cfg, Rotation: j.ID, Since: j.Started, Keep: keep})
+	if err != nil {
+		return fmt.Errorf("revoke what rotation %s minted at %s: %w", j.ID, w.secret.Generate.Type, err)
+	}
+	if len(resp.Revoked) > 0 {
+		w.a.audit(w, state.StepRollback, "revoked what an interrupted rotation minted", strings.Join(resp.Revoked, ", "))
+	}
+	return nil
 }
 
 // decode decodes a block with the values of the secrets it references, and
@@ -407,7 +497,11 @@ func (w *work) decode(ctx context.Context, b *config.Block, self sensitive.Value
 		values[name] = v
 	}
 	if !self.IsEmpty() {
-		values[w.secret.Name] = cty.StringVal(self.Reveal())
+		v, err := ctyValue(w.secret, self)
+		if err != nil {
+			return cty.NilVal, err
+		}
+		values[w.secret.Name] = v
 	}
 	cfg, diags := b.Decode(w.inv.EvalContext(values))
 	if diags.HasErrors() {
@@ -427,12 +521,16 @@ func (w *work) neededValues(ctx context.Context) (map[string]cty.Value, error) {
 	}
 	values := map[string]cty.Value{}
 	for _, name := range w.secret.Needs() {
+		other := w.inv.Secret(name)
 		if v, ok := w.a.candidate(name); ok {
-			values[name] = cty.StringVal(v.Reveal())
+			cv, err := ctyValue(other, v)
+			if err != nil {
+				return nil, err
+			}
+			values[name] = cv
 			continue
 		}
-		other := w.inv.Secret(name)
-		st, err := w.a.Registry.NewStore(other.Store.Type, settings(w.inv, other.Store, w.a.logger()))
+		st, err := w.a.Providers.Store(w.inv, other.Store)
 		if err != nil {
 			return nil, err
 		}
@@ -441,10 +539,50 @@ func (w *work) neededValues(ctx context.Context) (map[string]cty.Value, error) {
 			return nil, fmt.Errorf("secret.%s: %w", name, err)
 		}
 		w.a.remember(v)
-		values[name] = cty.StringVal(v.Reveal())
+		cv, err := ctyValue(other, v)
+		if err != nil {
+			return nil, err
+		}
+		values[name] = cv
 	}
 	w.needed = values
 	return values, nil
+}
+
+// ctyValue is a secret's value as inventory expressions read it
+// (secret.NAME.value): a string, or for a structured value an object of
+// its fields.
+func ctyValue(s *config.Secret, v sensitive.Value) (cty.Value, error) {
+	names := s.Fields()
+	if len(names) == 0 {
+		return cty.StringVal(v.Reveal()), nil
+	}
+	fields, err := v.Fields()
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("%s: %w", s.Address(), err)
+	}
+	attrs := make(map[string]cty.Value, len(names))
+	for _, name := range names {
+		f, ok := fields[name]
+		if !ok {
+			return cty.NilVal, fmt.Errorf("%s: the value has no field %q", s.Address(), name)
+		}
+		attrs[name] = cty.StringVal(f.Reveal())
+	}
+	return cty.ObjectVal(attrs), nil
+}
+
+// fieldOf is what a target or a check of the secret gets of its value: the
+// field the block names, or the whole value.
+func fieldOf(b *config.Block, v sensitive.Value) (sensitive.Value, error) {
+	if b.Field == "" || v.IsEmpty() {
+		return v, nil
+	}
+	f, err := v.Field(b.Field)
+	if err != nil {
+		return sensitive.Value{}, fmt.Errorf("%s: %w", b.Address(), err)
+	}
+	return f, nil
 }
 
 // verify runs every check against value.
@@ -454,13 +592,17 @@ func (w *work) verify(ctx context.Context, value sensitive.Value) error {
 		if err != nil {
 			return err
 		}
-		v, err := w.a.Registry.NewVerifier(b.Type, settings(w.inv, b, w.a.logger()))
+		v, err := w.a.Providers.Verifier(w.inv, b)
 		if err != nil {
 			return fmt.Errorf("%s: %w", b.Address(), err)
 		}
+		checked, err := fieldOf(b, value)
+		if err != nil {
+			return err
+		}
 		// Each check keeps to its own deadline (an http check's timeout, a
 		// few attempts for a login).
-		_, err = v.Verify(ctx, providers.VerifyRequest{Secret: w.secret.Name, Config: cfg, Value: value})
+		_, err = v.Verify(ctx, providers.VerifyRequest{Secret: w.secret.Name, Config: cfg, Value: checked})
 		if err != nil {
 			w.a.emit(Event{Kind: EventCheckFailed, Secret: w.secret.Address(), Action: w.action, Step: state.StepVerify, Message: b.Address() + ": " + err.Error()})
 			return fmt.Errorf("check %s failed: %w", b.Address(), err)

@@ -142,11 +142,62 @@ type Generator interface {
 type GenerateRequest struct {
 	Secret string
 	Config cty.Value
+	// Rotation is the journal's id for the rotation the value is for; an
+	// issuer may label what it mints with it.
+	Rotation string
 }
 
 // GenerateResponse holds the new value.
 type GenerateResponse struct {
 	Value sensitive.Value
+	// ID names a credential an Issuer minted (an access key id); "" for a
+	// value rotplan made. It is not secret: apply journals it.
+	ID string
+}
+
+// Issuer is a generator whose values the system that checks them mints
+// (an IAM access key, an Entra ID application password), and revokes by
+// the id each carries.
+//
+// Generate mints the next value. Apply journals that it is minting before
+// the call and the minted ID right after, before anything else happens to
+// the value, so a crash never leaves a credential that neither the store
+// nor the journal knows: Sweep revokes what a mint cut short left behind.
+// Revoke revokes a value the issuer minted, at a rollback or a retire; one
+// already gone is no error.
+type Issuer interface {
+	Generator
+	Revoke(ctx context.Context, req RevokeRequest) (*RevokeResponse, error)
+	Sweep(ctx context.Context, req SweepRequest) (*SweepResponse, error)
+}
+
+// RevokeRequest revokes one minted value.
+type RevokeRequest struct {
+	Secret string
+	Config cty.Value
+	// ID names the credential when apply knows it; otherwise the issuer
+	// reads it from Value.
+	ID    string
+	Value sensitive.Value
+}
+
+// RevokeResponse reports a revocation.
+type RevokeResponse struct{}
+
+// SweepRequest asks an issuer to revoke what rotation Rotation may have
+// minted without anyone recording it: the secret's credentials minted at
+// or after Since that are none of Keep (the values the store holds).
+type SweepRequest struct {
+	Secret   string
+	Config   cty.Value
+	Rotation string
+	Since    time.Time
+	Keep     []sensitive.Value
+}
+
+// SweepResponse says what a sweep revoked, by id.
+type SweepResponse struct {
+	Revoked []string
 }
 
 // Target is a system that accepts a secret's value or holds a copy of it.

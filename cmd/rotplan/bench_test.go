@@ -124,7 +124,7 @@ func BenchmarkValidatePlan(b *testing.B) {
 				if diags.HasErrors() {
 					b.Fatal(diags)
 				}
-				obs := (&executor.Observer{Registry: registry}).Observe(context.Background(), inv)
+				obs := (&executor.Observer{Providers: executor.NewProviders(registry, nil)}).Observe(context.Background(), inv)
 				plan, err := planner.Make(inv, obs, now, planner.Options{})
 				if err != nil {
 					b.Fatal(err)

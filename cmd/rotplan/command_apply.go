@@ -100,11 +100,13 @@ func runApply(m *meta, args []string) int {
 		return exitError
 	}
 
+	instances := executor.NewProviders(m.registry, m.logger)
+	defer instances.Close()
 	var plan *planner.Plan
 	if planFile != "" {
 		plan, err = savedPlanFor(planFile, inv, st)
 	} else {
-		obs := (&executor.Observer{Registry: m.registry, Logger: m.logger}).Observe(ctx, inv)
+		obs := (&executor.Observer{Providers: instances, Logger: m.logger}).Observe(ctx, inv)
 		plan, err = planner.Make(inv, obs, now().Truncate(time.Second), planner.Options{Targets: targets, Replace: replace})
 	}
 	if err != nil {
@@ -129,7 +131,7 @@ func runApply(m *meta, args []string) int {
 	}
 	op := newOperator(m.stdin, prompts, values, revoked)
 	applier := &executor.Applier{
-		Registry:    m.registry,
+		Providers:   instances,
 		Logger:      m.logger,
 		Parallelism: *parallelism,
 		StopTimeout: *stopTimeout,

@@ -67,7 +67,9 @@ func runPlan(m *meta, args []string) int {
 		return exitError
 	}
 	started := time.Now()
-	obs := (&executor.Observer{Registry: m.registry, Logger: m.logger}).Observe(context.Background(), inv)
+	instances := executor.NewProviders(m.registry, m.logger)
+	defer instances.Close()
+	obs := (&executor.Observer{Providers: instances, Logger: m.logger}).Observe(context.Background(), inv)
 	m.logger.Debug("observed", "secrets", len(obs.Secrets), "elapsed", time.Since(started))
 	obs.RunningApply = m.runningApply(inv)
 	plan, err := planner.Make(inv, obs, now, planner.Options{Targets: targets, Replace: replace})

@@ -36,9 +36,10 @@ func TestMain(m *testing.M) {
 //   - ROTPLAN_TEST_CRASH_AFTER=STEP or STEP:begun kills the process with
 //     SIGKILL once that step is done (journaled) or has begun, so tests can
 //     prove that apply resumes from any point;
-//   - ROTPLAN_TEST_CLOCK=TIME or +DURATION (as plan -at reads them) sets
-//     apply's clock there and lets it run on, so a test can reach the end of
-//     a grace period, or the day its store's dates were made for.
+//   - ROTPLAN_TEST_CLOCK=TIME or +DURATION (as plan -at reads them) stops
+//     apply's clock there, so a test can reach the end of a grace period, or
+//     the day its store's dates were made for, and plan -at that time sees
+//     what apply stamped as of then.
 func setTestSeams() {
 	if spec := os.Getenv("ROTPLAN_TEST_CRASH_AFTER"); spec != "" {
 		step, phase, _ := strings.Cut(spec, ":")
@@ -53,12 +54,11 @@ func setTestSeams() {
 		}
 	}
 	if spec := os.Getenv("ROTPLAN_TEST_CLOCK"); spec != "" {
-		at, err := evaluationTime(spec, time.Now())
+		at, err := evaluationTime(spec, time.Now().Truncate(time.Second))
 		if err != nil {
 			panic("ROTPLAN_TEST_CLOCK: " + err.Error())
 		}
-		offset := time.Until(at)
-		clock = func() time.Time { return time.Now().Add(offset) }
+		clock = func() time.Time { return at }
 	}
 }
 

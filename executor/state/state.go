@@ -40,6 +40,10 @@ type Rotation struct {
 	// Error is why a rollback started, for the apply that finishes it to
 	// report.
 	Error string `json:"error,omitempty"`
+	// Issued names the credential an issuer minted for this rotation (an
+	// access key id, never a secret), so a resumed apply can revoke it if
+	// the rotation did not get as far as the store.
+	Issued string `json:"issued,omitempty"`
 }
 
 // Step is one step of the rotation protocol, as the audit log names it.

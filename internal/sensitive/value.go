@@ -2,6 +2,8 @@ package sensitive
 
 import (
 	"crypto/subtle"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -48,3 +50,51 @@ func (Value) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`)
 
 // MarshalText implements encoding.TextMarshaler.
 func (Value) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
+
+// ErrNotStructured is returned by Field for a value that is not a JSON
+// object of string fields.
+var ErrNotStructured = errors.New("the value is not an object of named string fields")
+
+// Fields reads a structured value: a JSON object of named string fields (an
+// access key id and its secret; a username and a password). The error never
+// quotes the value.
+func (v Value) Fields() (map[string]Value, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(v.b, &raw); err != nil || raw == nil {
+		return nil, ErrNotStructured
+	}
+	out := make(map[string]Value, len(raw))
+	for name, r := range raw {
+		var s string
+		if err := json.Unmarshal(r, &s); err != nil || string(r) == "null" {
+			return nil, ErrNotStructured // not even the name: it comes from the value
+		}
+		out[name] = New(s)
+	}
+	return out, nil
+}
+
+// Field returns one field of a structured value.
+func (v Value) Field(name string) (Value, error) {
+	fields, err := v.Fields()
+	if err != nil {
+		return Value{}, err
+	}
+	f, ok := fields[name]
+	if !ok {
+		return Value{}, fmt.Errorf("the value has no field %q", name)
+	}
+	return f, nil
+}
+
+// FromFields makes a structured value of named fields, encoded as the JSON
+// object stores keep it as (Secrets Manager's own convention for
+// credentials: {"username": ..., "password": ...}).
+func FromFields(fields map[string]Value) Value {
+	plain := make(map[string]string, len(fields))
+	for name, f := range fields {
+		plain[name] = f.Reveal()
+	}
+	b, _ := json.Marshal(plain) // a map of strings always encodes
+	return Value{b: b}
+}

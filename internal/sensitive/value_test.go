@@ -2,6 +2,7 @@ package sensitive
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -60,5 +61,29 @@ func TestFingerprint(t *testing.T) {
 	}
 	if !a.Equal(New("one")) || a.Equal(b) {
 		t.Error("Equal is wrong")
+	}
+}
+
+func TestStructuredValues(t *testing.T) {
+	v := FromFields(map[string]Value{"username": New("app_b"), "password": New("canary-pw-91c2")})
+	fields, err := v.Fields()
+	if err != nil || len(fields) != 2 || fields["username"].Reveal() != "app_b" {
+		t.Fatalf("Fields() = %v (%d fields), %v", fields, len(fields), err)
+	}
+	if f, err := v.Field("password"); err != nil || f.Reveal() != "canary-pw-91c2" {
+		t.Errorf("Field(password): %v", err)
+	}
+	_, err = v.Field("token")
+	if err == nil || !strings.Contains(err.Error(), `no field "token"`) {
+		t.Errorf("Field(token): err = %v", err)
+	}
+	for _, bad := range []string{"canary-plain-7e1", `["canary-array-7e1"]`, `{"n": 1}`, `{"canary-key-7e1": null}`} {
+		_, err := New(bad).Fields()
+		if !errors.Is(err, ErrNotStructured) {
+			t.Errorf("Fields() of a value that is not an object of strings: err = %v", err)
+		}
+		if err != nil && strings.Contains(err.Error(), "7e1") {
+			t.Errorf("the error quotes the value: %v", err)
+		}
 	}
 }

@@ -59,7 +59,7 @@ func Register(r *providers.Registry) {
 	r.Store("aws_secretsmanager", config.BlockSchema{Spec: secretsManagerSpec, Provider: "aws"}, func(s providers.Settings) (providers.Store, error) {
 		return NewSecretsManager(s)
 	})
-	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws"}, nil)
+	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws", Fields: []string{"access_key_id", "secret_access_key"}}, nil)
 	r.Target("elasticache_auth_token", config.BlockSchema{Spec: elastiCacheAuthTokenSpec, Provider: "aws"}, nil)
 }
 
