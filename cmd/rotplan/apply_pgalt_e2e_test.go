@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +70,8 @@ secret "db_login" {
 // the grace, and a rotation whose check fails and rolls back. The client is
 // never refused. After each promote both roles log in; after each retire
 // only the current one; after the rollback the candidate's role does not.
+// A subtest creates the secret for a role in use with a password rotplan
+// did not make, then retires that password.
 func TestApplyAlternatesPostgresRoles(t *testing.T) {
 	e := startE2E(t)
 	pg := e.pg
@@ -174,6 +177,56 @@ func TestApplyAlternatesPostgresRoles(t *testing.T) {
 		t.Errorf("the client was refused %d times in %d attempts:\n%s", len(refused), attempts, strings.Join(refused, "\n"))
 	}
 	t.Logf("%d logins through the rotations, none refused", attempts)
+
+	t.Run("create takes over a role", func(t *testing.T) {
+		// The application logs in as pgalt_c with a password rotplan never
+		// made, and the store has no login yet: create puts the first login
+		// on pgalt_d, made with pgalt_c's memberships, and leaves pgalt_c
+		// alone; a retire then removes what rotplan did not make.
+		initial := randomCanary(t)
+		pg.CreateRole(t, "pgalt_c", initial)
+		pg.Exec(t, "GRANT pgalt_readers TO pgalt_c")
+		e.canary(initial)
+		f := &fixture{e: e, dir: e.mkdir(t, "pgalt-create"), candidates: e.mkdir(t, "pgalt-create-candidates")}
+		e.mu.Lock()
+		e.dirs = append(e.dirs, f.dir)
+		e.mu.Unlock()
+		f.write(t, "app.env", "PGUSER=pgalt_c\nDB_PASSWORD="+initial+"\n")
+		f.write(t, "secrets.hcl", strings.NewReplacer("pgalt_a", "pgalt_c", "pgalt_b", "pgalt_d").Replace(fmt.Sprintf(altSecret, "")))
+		old := altLogin{username: "pgalt_c", password: initial}
+		client := startLoginLoop(t, f)
+
+		r := altRun(t, f, nil, "plan", "-detailed-exitcode")
+		r.wantCode(t, exitPending)
+		r.wantStdout(t, `(?m)^  \+ secret\.db_login will be created \(missing\)$`, `target\.postgres\.app already accepts 1 credential that rotplan did not make`)
+		client.phase("create")
+		r = altRun(t, f, nil, "apply", "-auto-approve")
+		r.wantCode(t, exitOK)
+		created := altStore(t, f)
+		if created.current.username != "pgalt_d" || created.previous.username != "" {
+			t.Fatalf("after create the store holds a login for %s (previous: %t), want pgalt_d", created.current.username, created.previous.username != "")
+		}
+		altWantEnv(t, f, created.current)
+		client.wait(t)
+		altWantLogin(t, f, created.current, true, "the created login")
+		altWantLogin(t, f, old, true, "the login rotplan did not make, before a retire")
+
+		r = altRun(t, f, nil, "plan", "-detailed-exitcode")
+		r.wantCode(t, exitPending)
+		r.wantStdout(t, `(?m)^  - secret\.db_login will retire credentials rotplan did not make`)
+		client.phase("retire what rotplan did not make")
+		r = altRun(t, f, nil, "apply", "-auto-approve")
+		r.wantCode(t, exitOK)
+		client.wait(t)
+		altWantLogin(t, f, old, false, "the login rotplan did not make, after the retire")
+		altWantLogin(t, f, created.current, true, "the created login, after the retire")
+		altRun(t, f, nil, "plan", "-detailed-exitcode").wantCode(t, exitOK)
+
+		attempts, refused := client.stop()
+		if len(refused) > 0 {
+			t.Errorf("the client was refused %d times in %d attempts:\n%s", len(refused), attempts, strings.Join(refused, "\n"))
+		}
+	})
 }
 
 // altLogin is a login value as the test reads it.
@@ -193,6 +246,9 @@ type altSlots struct{ current, pending, previous altLogin }
 // canaries (not the usernames: role names are printed, as they should be).
 func altStore(t *testing.T, f *fixture) altSlots {
 	t.Helper()
+	if _, err := os.Stat(filepath.Join(f.dir, "rotplan.store")); errors.Is(err, fs.ErrNotExist) {
+		return altSlots{} // nothing made yet
+	}
 	s := f.store(t)["db_login"]
 	var out altSlots
 	for _, x := range []struct {
