@@ -61,7 +61,7 @@ const (
 	// roleMissing: there is no such role.
 	roleMissing roleLogin = iota
 	// roleRetired: the role has no password, or one whose VALID UNTIL has
-	// passed (rotplan's mark on a role not in use).
+	// passed (rotplan's mark on a role not in use), or may not log in.
 	roleRetired
 	// roleMayLogIn: the role has a password that has not expired; for an
 	// admin that may not read pg_authid, the role is not marked retired
@@ -75,10 +75,10 @@ const (
 // itself is read.
 func readRoleLogin(ctx context.Context, conn *pgx.Conn, role string) (roleLogin, error) {
 	var may bool
-	err := conn.QueryRow(ctx, "SELECT rolpassword IS NOT NULL AND (rolvaliduntil IS NULL OR rolvaliduntil > now()) FROM pg_catalog.pg_authid WHERE rolname = $1", role).Scan(&may)
+	err := conn.QueryRow(ctx, "SELECT rolcanlogin AND rolpassword IS NOT NULL AND (rolvaliduntil IS NULL OR rolvaliduntil > now()) FROM pg_catalog.pg_authid WHERE rolname = $1", role).Scan(&may)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
-		err = conn.QueryRow(ctx, "SELECT rolvaliduntil IS NULL OR rolvaliduntil > now() FROM pg_catalog.pg_roles WHERE rolname = $1", role).Scan(&may)
+		err = conn.QueryRow(ctx, "SELECT rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil > now()) FROM pg_catalog.pg_roles WHERE rolname = $1", role).Scan(&may)
 	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

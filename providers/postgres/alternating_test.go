@@ -210,6 +210,8 @@ func testLoginGenerator(t *testing.T, pg *testservers.Postgres) {
 	pg.CreateRole(t, "pick5_a", "pick-pw-5")                  // expired by an operator
 	pg.Exec(t, "ALTER ROLE pick5_a VALID UNTIL '2001-01-01'") //
 	pg.CreateRole(t, "pick5_b", "pick-pw-5b")                 //
+	pg.Exec(t, "CREATE ROLE pick6_a NOLOGIN PASSWORD 'pick-pw-6'")
+	pg.CreateRole(t, "pick6_b", "pick-pw-6b")
 
 	tests := []struct {
 		name, admin, a, b string
@@ -220,6 +222,7 @@ func testLoginGenerator(t *testing.T, pg *testservers.Postgres) {
 		{name: "neither logs in", admin: pg.AdminDSN, a: "pick3_a", b: "pick3_b", want: "pick3_a"},
 		{name: "both log in", admin: pg.AdminDSN, a: "pick4_a", b: "pick4_b", wantErr: `roles "pick4_a" and "pick4_b" may both log in with a password`},
 		{name: "first expired", admin: pg.AdminDSN, a: "pick5_a", b: "pick5_b", want: "pick5_a"},
+		{name: "first may not log in", admin: pg.AdminDSN, a: "pick6_a", b: "pick6_b", want: "pick6_a"},
 		{name: "not superuser, second missing", admin: limited, a: "pick1_a", b: "pick1_b", want: "pick1_b"},
 		{name: "not superuser, first retired", admin: limited, a: "pick2_a", b: "pick2_b", want: "pick2_a"},
 		// pg_roles does not say whether a role has a password: only
