@@ -199,17 +199,23 @@ func testLoginGenerator(t *testing.T, pg *testservers.Postgres) {
 	pg.Exec(t, "ALTER ROLE pick_admin CREATEROLE")
 	limited := pg.DSN("pick_admin", "pick-admin-pw", "postgres")
 
-	pg.CreateRole(t, "pick1_a", "pick-pw-1") // in use; pick1_b missing
-	pg.CreateRole(t, "pick2_a", "pick-pw-2") // retired by rotplan
+	// pick1: pick1_a in use, pick1_b missing.
+	pg.CreateRole(t, "pick1_a", "pick-pw-1")
+	// pick2: pick2_a retired by rotplan, pick2_b in use.
+	pg.CreateRole(t, "pick2_a", "pick-pw-2")
 	pg.Exec(t, "ALTER ROLE pick2_a PASSWORD NULL VALID UNTIL '-infinity'")
-	pg.CreateRole(t, "pick2_b", "pick-pw-2b")                 // in use
-	pg.Exec(t, "CREATE ROLE pick3_a LOGIN")                   // no password
-	pg.Exec(t, "CREATE ROLE pick3_b LOGIN")                   // no password
-	pg.CreateRole(t, "pick4_a", "pick-pw-4")                  // both log in
-	pg.CreateRole(t, "pick4_b", "pick-pw-4b")                 //
-	pg.CreateRole(t, "pick5_a", "pick-pw-5")                  // expired by an operator
-	pg.Exec(t, "ALTER ROLE pick5_a VALID UNTIL '2001-01-01'") //
-	pg.CreateRole(t, "pick5_b", "pick-pw-5b")                 //
+	pg.CreateRole(t, "pick2_b", "pick-pw-2b")
+	// pick3: neither has a password.
+	pg.Exec(t, "CREATE ROLE pick3_a LOGIN")
+	pg.Exec(t, "CREATE ROLE pick3_b LOGIN")
+	// pick4: both log in.
+	pg.CreateRole(t, "pick4_a", "pick-pw-4")
+	pg.CreateRole(t, "pick4_b", "pick-pw-4b")
+	// pick5: pick5_a's password expired by an operator.
+	pg.CreateRole(t, "pick5_a", "pick-pw-5")
+	pg.Exec(t, "ALTER ROLE pick5_a VALID UNTIL '2001-01-01'")
+	pg.CreateRole(t, "pick5_b", "pick-pw-5b")
+	// pick6: pick6_a may not log in.
 	pg.Exec(t, "CREATE ROLE pick6_a NOLOGIN PASSWORD 'pick-pw-6'")
 	pg.CreateRole(t, "pick6_b", "pick-pw-6b")
 
