@@ -246,7 +246,7 @@ func (t *Target) deliverAlternating(ctx context.Context, b block, item providers
 	if err := alterRole(ctx, conn, next.username, next.password, validForever); err != nil {
 		return false, redact(err, item.Value, next.password)
 	}
-	t.logger.Debug("password set", "op", "deliver", "role", next.username)
+	t.logger.Debug("password set", "op", string(opDeliver), "role", next.username)
 	return false, nil
 }
 
@@ -290,7 +290,7 @@ func (t *Target) revertAlternating(ctx context.Context, b block, item providers.
 	if err := alterRole(ctx, conn, old.username, old.password, validForever); err != nil {
 		return false, redact(err, item.Value, old.password)
 	}
-	t.logger.Debug("password set", "op", "revert", "role", old.username)
+	t.logger.Debug("password set", "op", string(opRevert), "role", old.username)
 	return false, nil
 }
 

@@ -150,7 +150,7 @@ func errNoSuchRole(role string) error {
 // accepts Value (a re-run after a crash) is skipped. With the single
 // strategy the old password stops working at once; Previous is not used.
 func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
-	return t.setPasswords(ctx, "deliver", req.Items), nil
+	return t.setPasswords(ctx, opDeliver, req.Items), nil
 }
 
 // Revert sets each role's password back to Value, the value a failed
@@ -158,7 +158,7 @@ func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*pr
 // working. An empty Value (the rotation created the secret) removes the
 // role's password.
 func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*providers.WriteResponse, error) {
-	return t.setPasswords(ctx, "revert", req.Items), nil
+	return t.setPasswords(ctx, opRevert, req.Items), nil
 }
 
 // Retire leaves only the current value working. For the single strategy
@@ -167,12 +167,21 @@ func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*prov
 // strategy it removes the password of the role the current login does not
 // use (see retireAlternating).
 func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*providers.WriteResponse, error) {
-	return t.setPasswords(ctx, "retire", req.Items), nil
+	return t.setPasswords(ctx, opRetire, req.Items), nil
 }
 
-// setPasswords makes each item's role accept item.Value, grouping the items
-// by admin_dsn so that one admin connection serves all the roles behind it.
-func (t *Target) setPasswords(ctx context.Context, op string, items []providers.WriteItem) *providers.WriteResponse {
+// writeOp is what a write does to the roles.
+type writeOp string
+
+const (
+	opDeliver writeOp = "deliver" // the role accepts Value
+	opRevert  writeOp = "revert"  // the role accepts Value again, not Previous
+	opRetire  writeOp = "retire"  // only Value works
+)
+
+// setPasswords carries out op for each item, grouping the items by
+// admin_dsn so that one admin connection serves all the roles behind it.
+func (t *Target) setPasswords(ctx context.Context, op writeOp, items []providers.WriteItem) *providers.WriteResponse {
 	resp := &providers.WriteResponse{Results: make([]providers.WriteResult, len(items))}
 	var dsns []string
 	groups := map[string][]role{}
@@ -182,21 +191,21 @@ func (t *Target) setPasswords(ctx context.Context, op string, items []providers.
 			err = b.checkStrategy()
 		}
 		if err == nil && b.strategy == StrategySingle {
-			if op == "retire" {
+			if op == opRetire {
 				resp.Results[i].Skipped = true
 				continue
 			}
 			switch {
 			case !item.Value.IsEmpty():
 				if perr := checkPassword(item.Value); perr != nil {
-					err = b.fail(op, perr)
+					err = b.fail(string(op), perr)
 				}
-			case op == "deliver":
-				err = b.fail(op, errors.New("there is no value to set"))
+			case op == opDeliver:
+				err = b.fail(string(op), errors.New("there is no value to set"))
 			}
 		}
-		if err == nil && b.strategy == StrategyAlternating && item.Value.IsEmpty() && op != "revert" {
-			err = b.fail(op, errors.New("there is no login to set"))
+		if err == nil && b.strategy == StrategyAlternating && item.Value.IsEmpty() && op != opRevert {
+			err = b.fail(string(op), errors.New("there is no login"))
 		}
 		if err != nil {
 			resp.Results[i].Err = err
@@ -222,7 +231,7 @@ type role struct {
 
 // setGroup carries out op for roles that share an admin_dsn, opening the
 // admin connection when the first role needs it.
-func (t *Target) setGroup(ctx context.Context, op string, items []providers.WriteItem, roles []role, results []providers.WriteResult) {
+func (t *Target) setGroup(ctx context.Context, op writeOp, items []providers.WriteItem, roles []role, results []providers.WriteResult) {
 	adminCfg, err := roles[0].block.adminConfig()
 	if err != nil {
 		for _, r := range roles {
@@ -236,14 +245,14 @@ func (t *Target) setGroup(ctx context.Context, op string, items []providers.Writ
 	for _, r := range roles {
 		item, res := items[r.index], &results[r.index]
 		if err := ctx.Err(); err != nil {
-			res.Err = r.block.fail(op, err)
+			res.Err = r.block.fail(string(op), err)
 			continue
 		}
 		var err error
 		switch {
-		case r.block.strategy == StrategyAlternating && op == "deliver":
+		case r.block.strategy == StrategyAlternating && op == opDeliver:
 			res.Skipped, err = t.deliverAlternating(ctx, r.block, item, probeCfg, admin)
-		case r.block.strategy == StrategyAlternating && op == "revert":
+		case r.block.strategy == StrategyAlternating && op == opRevert:
 			res.Skipped, err = t.revertAlternating(ctx, r.block, item, probeCfg, admin)
 		case r.block.strategy == StrategyAlternating:
 			res.Skipped, err = t.retireAlternating(ctx, r.block, item, probeCfg, admin)
@@ -251,19 +260,19 @@ func (t *Target) setGroup(ctx context.Context, op string, items []providers.Writ
 			res.Skipped, err = t.setSingle(ctx, op, r.block, item, probeCfg, admin)
 		}
 		if err != nil {
-			res.Err = r.block.fail(op, err)
+			res.Err = r.block.fail(string(op), err)
 		}
 	}
 }
 
 // setSingle sets one role's password to item.Value (none when it is
 // empty), skipping a role that already accepts it.
-func (t *Target) setSingle(ctx context.Context, op string, b block, item providers.WriteItem, probeCfg *pgx.ConnConfig, admin *adminConn) (skipped bool, err error) {
+func (t *Target) setSingle(ctx context.Context, op writeOp, b block, item providers.WriteItem, probeCfg *pgx.ConnConfig, admin *adminConn) (skipped bool, err error) {
 	if !item.Value.IsEmpty() {
 		// The probe only saves a needless ALTER: when it cannot tell, the
 		// password is set anyway.
 		if login, _ := tryLogin(ctx, probeCfg, b.role, item.Value); login == loginAccepted {
-			t.logger.Debug("role already accepts the value", "op", op, "role", b.role)
+			t.logger.Debug("role already accepts the value", "op", string(op), "role", b.role)
 			return true, nil
 		}
 	}
@@ -274,7 +283,7 @@ func (t *Target) setSingle(ctx context.Context, op string, b block, item provide
 	if err := alterPassword(ctx, conn, b.role, item.Value); err != nil {
 		return false, redact(err, item.Value)
 	}
-	t.logger.Debug("password set", "op", op, "role", b.role)
+	t.logger.Debug("password set", "op", string(op), "role", b.role)
 	return false, nil
 }
 
