@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,33 +71,16 @@ secret "db_login" {
 // the grace, and a rotation whose check fails and rolls back. The client is
 // never refused. After each promote both roles log in; after each retire
 // only the current one; after the rollback the candidate's role does not.
-// A subtest creates the secret for a role in use with a password rotplan
-// did not make, then retires that password.
+// Subtests kill apply after each step of the protocol and let the next
+// apply finish, and create the secret for a role in use with a password
+// rotplan did not make, then retire that password.
 func TestApplyAlternatesPostgresRoles(t *testing.T) {
 	e := startE2E(t)
 	pg := e.pg
 	pg.Exec(t, "CREATE ROLE pgalt_readers NOLOGIN")
 	pg.Exec(t, "CREATE TABLE pgalt_data (n int)")
 	pg.Exec(t, "GRANT SELECT ON pgalt_data TO pgalt_readers")
-	initial := randomCanary(t)
-	pg.CreateRole(t, "pgalt_a", initial)
-	pg.Exec(t, "GRANT pgalt_readers TO pgalt_a")
-
-	f := &fixture{e: e, dir: e.mkdir(t, "pgalt"), candidates: e.mkdir(t, "pgalt-candidates")}
-	e.mu.Lock()
-	e.dirs = append(e.dirs, f.dir)
-	e.mu.Unlock()
-	e.canary(initial)
-	initialLogin := sensitive.FromFields(map[string]sensitive.Value{"username": sensitive.New("pgalt_a"), "password": sensitive.New(initial)})
-	err := local.Update(filepath.Join(f.dir, "rotplan.store"), func(file *local.File) error {
-		return file.Put("db_login", initialLogin, time.Now().Add(-100*24*time.Hour))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.write(t, "app.env", "# the application's database login\nPGUSER=pgalt_a\nDB_PASSWORD="+initial+"\n")
-	f.write(t, "secrets.hcl", fmt.Sprintf(altSecret, ""))
-
+	f, initial := newAltFixture(t, e, "pgalt", "pgalt_a", "pgalt_b", true)
 	client := startLoginLoop(t, f)
 
 	r := altRun(t, f, nil, "plan", "-detailed-exitcode")
@@ -178,21 +162,50 @@ func TestApplyAlternatesPostgresRoles(t *testing.T) {
 	}
 	t.Logf("%d logins through the rotations, none refused", attempts)
 
+	t.Run("SIGKILL after each step", func(t *testing.T) {
+		// Killed once each step of the protocol is done, apply runs again
+		// and finishes the rotation: the store's login works, app.env
+		// holds it, the journal is empty, and the old login still works
+		// through the grace. The client is never refused, killed or not.
+		for _, step := range crashSteps {
+			t.Run(step, func(t *testing.T) {
+				id := "pgalt_k_" + step
+				f, initial := newAltFixture(t, e, "pgalt-crash-"+step, id+"_a", id+"_b", true)
+				old := altLogin{username: id + "_a", password: initial}
+				client := startLoginLoop(t, f)
+				killed := altRun(t, f, []string{"ROTPLAN_TEST_CRASH_AFTER=" + step}, "apply", "-auto-approve")
+				if !killed.killed {
+					t.Fatalf("apply was not killed after %s (exit %d):\n%s", step, killed.code, killed.stdout)
+				}
+				client.wait(t)
+				lock := f.lockHolder(t)
+				altRun(t, f, nil, "force-unlock", lock).wantCode(t, exitOK)
+				altRun(t, f, nil, "apply", "-auto-approve").wantCode(t, exitOK)
+				client.wait(t)
+
+				got := altStore(t, f)
+				if got.current.username != id+"_b" || got.pending.username != "" || got.previous != old {
+					t.Fatalf("after the second apply the store holds a login for %s (pending: %t, previous the old login: %t), want %s_b", got.current.username, got.pending.username != "", got.previous == old, id)
+				}
+				f.wantJournalEmpty(t)
+				altWantEnv(t, f, got.current)
+				altWantLogin(t, f, got.current, true, "the store's login")
+				altWantLogin(t, f, old, true, "the old login during the grace")
+				altRun(t, f, nil, "plan", "-detailed-exitcode").wantCode(t, exitOK)
+				attempts, refused := client.stop()
+				if len(refused) > 0 {
+					t.Errorf("the client was refused %d times in %d attempts:\n%s", len(refused), attempts, strings.Join(refused, "\n"))
+				}
+			})
+		}
+	})
+
 	t.Run("create takes over a role", func(t *testing.T) {
 		// The application logs in as pgalt_c with a password rotplan never
 		// made, and the store has no login yet: create puts the first login
 		// on pgalt_d, made with pgalt_c's memberships, and leaves pgalt_c
 		// alone; a retire then removes what rotplan did not make.
-		initial := randomCanary(t)
-		pg.CreateRole(t, "pgalt_c", initial)
-		pg.Exec(t, "GRANT pgalt_readers TO pgalt_c")
-		e.canary(initial)
-		f := &fixture{e: e, dir: e.mkdir(t, "pgalt-create"), candidates: e.mkdir(t, "pgalt-create-candidates")}
-		e.mu.Lock()
-		e.dirs = append(e.dirs, f.dir)
-		e.mu.Unlock()
-		f.write(t, "app.env", "PGUSER=pgalt_c\nDB_PASSWORD="+initial+"\n")
-		f.write(t, "secrets.hcl", strings.NewReplacer("pgalt_a", "pgalt_c", "pgalt_b", "pgalt_d").Replace(fmt.Sprintf(altSecret, "")))
+		f, initial := newAltFixture(t, e, "pgalt-create", "pgalt_c", "pgalt_d", false)
 		old := altLogin{username: "pgalt_c", password: initial}
 		client := startLoginLoop(t, f)
 
@@ -227,6 +240,34 @@ func TestApplyAlternatesPostgresRoles(t *testing.T) {
 			t.Errorf("the client was refused %d times in %d attempts:\n%s", len(refused), attempts, strings.Join(refused, "\n"))
 		}
 	})
+}
+
+// newAltFixture makes an inventory directory for altSecret with the roles
+// a and b, a existing as a member of pgalt_readers with a password that is
+// returned, and app.env holding its login. With stored, the store holds
+// that login too, 100 days old (due); without, the store has nothing yet.
+func newAltFixture(t *testing.T, e *e2e, name, a, b string, stored bool) (*fixture, string) {
+	t.Helper()
+	initial := randomCanary(t)
+	e.canary(initial)
+	e.pg.CreateRole(t, a, initial)
+	e.pg.Exec(t, "GRANT pgalt_readers TO "+a)
+	f := &fixture{e: e, dir: e.mkdir(t, name), candidates: e.mkdir(t, name+"-candidates")}
+	e.mu.Lock()
+	e.dirs = append(e.dirs, f.dir)
+	e.mu.Unlock()
+	if stored {
+		login := sensitive.FromFields(map[string]sensitive.Value{"username": sensitive.New(a), "password": sensitive.New(initial)})
+		err := local.Update(filepath.Join(f.dir, "rotplan.store"), func(file *local.File) error {
+			return file.Put("db_login", login, time.Now().Add(-100*24*time.Hour))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.write(t, "app.env", "# the application's database login\nPGUSER="+a+"\nDB_PASSWORD="+initial+"\n")
+	f.write(t, "secrets.hcl", strings.NewReplacer("pgalt_a", a, "pgalt_b", b).Replace(fmt.Sprintf(altSecret, "")))
+	return f, initial
 }
 
 // altLogin is a login value as the test reads it.
@@ -282,6 +323,9 @@ func altRun(t *testing.T, f *fixture, env []string, args ...string) result {
 	case err == nil:
 	case errors.As(err, &exitErr):
 		r.code = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			r.killed = true
+		}
 	default:
 		t.Fatalf("rotplan %s: %v", strings.Join(args, " "), err)
 	}
