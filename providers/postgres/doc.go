@@ -39,7 +39,8 @@
 //     has not passed; another admin reads pg_roles, where only VALID UNTIL
 //     shows) and picks the other, or role when neither may. A role whose
 //     password rotplan removed is marked VALID UNTIL '-infinity', which is
-//     how an admin that may not read pg_authid tells. Apply retires the
+//     how an admin that may not read pg_authid tells; these VALID UNTIL
+//     settings replace any expiry set on the two roles by hand. Apply retires the
 //     previous login before a rotation (planner.Change.RetireFirst), so at
 //     generate time only the login in use can log in; when both may (roles
 //     set up by hand), generate refuses rather than guess.
