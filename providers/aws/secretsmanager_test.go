@@ -1096,7 +1096,9 @@ func TestSecretsManagerFakePlanOver1000Secrets(t *testing.T) {
 	if len(read.Values) != 1000 || len(read.Errors) != 0 {
 		t.Fatalf("read %d values, %d errors", len(read.Values), len(read.Errors))
 	}
-	batch, get := fake.Calls("BatchGetSecretValue"), fake.Calls("GetSecretValue")
+	// A request the SDK sent again after a connection was lost mid-answer
+	// (seen on a loaded machine) is one call of the budget, twice sent.
+	batch, get := fake.Calls("BatchGetSecretValue")-fake.Retries("BatchGetSecretValue"), fake.Calls("GetSecretValue")
 	if batch != 50 || get != 0 {
 		t.Errorf("Read made %d BatchGetSecretValue and %d GetSecretValue calls, want 50 and 0", batch, get)
 	}

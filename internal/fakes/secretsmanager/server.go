@@ -47,6 +47,7 @@ type Server struct {
 	deleteDelay time.Duration
 	created     int // secrets ever created, for ARN suffixes
 	calls       map[string]int
+	retries     map[string]int
 	failures    map[string][]Failure
 }
 
@@ -95,6 +96,7 @@ func New(tb testing.TB) *Server {
 		now:      time.Now,
 		secrets:  map[string]*secret{},
 		calls:    map[string]int{},
+		retries:  map[string]int{},
 		failures: map[string][]Failure{},
 	}
 	hs := httptest.NewServer(http.HandlerFunc(s.serve))
@@ -364,11 +366,27 @@ func (s *Server) Exists(name string) bool {
 }
 
 // Calls returns how many calls of an operation ("ListSecrets") the fake
-// has answered, failed ones included.
+// has answered, failed ones included, and attempts the SDK sent again
+// included (see Retries).
 func (s *Server) Calls(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[op]
+}
+
+// Retries returns how many of an operation's calls were an SDK's second or
+// later attempt at one request (its amz-sdk-request header says attempt=N
+// with N > 1), as after a connection lost mid-answer.
+func (s *Server) Retries(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retries[op]
+}
+
+// retried reports whether an SDK request is a second or later attempt.
+func retried(r *http.Request) bool {
+	a := r.Header.Get("Amz-Sdk-Request")
+	return a != "" && !strings.HasPrefix(a, "attempt=1;") && a != "attempt=1"
 }
 
 // AllCalls returns the count of every operation called.
@@ -386,7 +404,7 @@ func (s *Server) AllCalls() map[string]int {
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = map[string]int{}
+	s.calls, s.retries = map[string]int{}, map[string]int{}
 }
 
 // FailNext makes the next call of op fail with f, changing nothing.
@@ -443,6 +461,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.purge()
 	s.calls[op]++
+	if retried(r) {
+		s.retries[op]++
+	}
 	if fs := s.failures[op]; len(fs) > 0 {
 		f := fs[0]
 		s.failures[op] = fs[1:]
