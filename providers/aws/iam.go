@@ -64,7 +64,9 @@ var ErrKeyLimit = errors.New("the IAM user already has two access keys, IAM's li
 //     With "deactivate", a key that a newer Active key of the user
 //     replaced (a retiring previous value) is made Inactive, and a key no
 //     newer key replaced (a rolled-back candidate, which never served) is
-//     deleted. A key already gone is no error.
+//     deleted; IAM dates keys to the second, and a key with an Active
+//     sibling of the same second is deactivated. A key already gone is no
+//     error.
 //   - Sweep: ListAccessKeys, and delete each key created at or after the
 //     rotation's start (less a minute of clock skew, IAM dating keys to the
 //     second) whose id no kept value's access_key_id names.
@@ -305,15 +307,20 @@ func (k *IAMAccessKey) Revoke(ctx context.Context, req providers.RevokeRequest) 
 	if key == nil {
 		return &providers.RevokeResponse{}, nil // already gone
 	}
+	// A key that a newer Active key replaced served and is retiring; one
+	// that no newer key replaced is a candidate that never served (a
+	// rollback), or the user's only key. IAM dates keys to the second, so
+	// two keys made in one second cannot be told apart: the key is then
+	// deactivated, which can be undone, and the next mint deletes it when
+	// it needs the slot.
 	replaced := false
 	for _, other := range keys {
-		if other.id != id && other.active && other.created.After(key.created) {
+		if other.id != id && other.active && !other.created.Before(key.created) {
 			replaced = true
 		}
 	}
 	switch {
 	case !replaced:
-		// A candidate no newer key replaced: it never served, delete it.
 		return &providers.RevokeResponse{}, k.delete(ctx, api, b, id)
 	case !key.active:
 		return &providers.RevokeResponse{}, nil // deactivated already

@@ -357,3 +357,26 @@ func TestIAMAccessKeyFakeServiceFailure(t *testing.T) {
 		t.Errorf("the key went: %+v", got)
 	}
 }
+
+// TestIAMAccessKeyFakeDeactivateSameSecond pins the tie: IAM dates keys to
+// the second, and a key with an Active sibling of the same second is
+// deactivated, not deleted, since the undoable revocation is the safe one.
+func TestIAMAccessKeyFakeDeactivateSameSecond(t *testing.T) {
+	is, _, fake, _ := newFakeIAM(t)
+	fake.AddUser("app")
+	at := time.Now().Add(-time.Hour)
+	fake.SetClock(func() time.Time { return at })
+	cfg := keyCfg("app", RevokeDeactivate)
+	a, _ := mint(t, is, cfg)
+	b, _ := mint(t, is, cfg)
+	if _, err := is.Revoke(t.Context(), providers.RevokeRequest{Secret: "key", Config: cfg, ID: a}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, k := range fake.Keys("app") {
+		got[k.ID] = k.Status
+	}
+	if len(got) != 2 || got[a] != fakeiam.Inactive || got[b] != fakeiam.Active {
+		t.Errorf("after revoking %s: %v, want it inactive beside %s", a, got, b)
+	}
+}
