@@ -21,7 +21,9 @@ import (
 // the CLI against the IAM and STS fake, which checks every signature: the
 // key pair is kept in the local store as {access_key_id,
 // secret_access_key} and proven by verify "aws_sts" signed with it. It
-// creates the first key, rotates it (both keys live through the grace),
+// creates the first key, has plan report a key made by hand (target
+// "aws_iam_access_key") and a retire deactivate it, rotates the key (both
+// keys live through the grace),
 // retires the old one (revoke = "deactivate": made Inactive), and then a
 // rotation whose check fails is rolled back: the new key is deleted and
 // the current one still works. No secret access key appears in anything
@@ -56,6 +58,9 @@ secret "app_key" {
   generate "aws_iam_access_key" {
     user_name = "app"
     revoke    = "deactivate"
+  }
+  target "aws_iam_access_key" "app" {
+    user_name = "app"
   }
   verify "aws_sts" {
     account = "` + fakeiam.Account + `"
@@ -150,7 +155,24 @@ secret "app_key" {
 		t.Fatalf("after the create the user has %v; the store's key %s works: %v", got, a.id, works(t, a))
 	}
 
-	// Rotate: a second key; the first stays valid through the grace.
+	// A key made by hand: plan reports it, and a retire deactivates it.
+	fake.AddKey("app", "AKIAHANDMADE00000001", "handmade-secret")
+	secrets["handmade-secret"] = true
+	if code, out := rotplan("plan", "-detailed-exitcode"); code != exitPending || !strings.Contains(out, "accepts 1 credential that rotplan did not make") {
+		t.Fatalf("plan with a hand-made key exited %d:\n%s", code, out)
+	}
+	if code, out := rotplan("apply", "-auto-approve"); code != exitOK {
+		t.Fatalf("apply (retire the hand-made key) exited %d:\n%s", code, out)
+	}
+	if got := statuses(); got["AKIAHANDMADE00000001"] != fakeiam.Inactive || got[a.id] != fakeiam.Active {
+		t.Fatalf("after the retire of the hand-made key the user has %v", got)
+	}
+	if code, out := rotplan("plan", "-detailed-exitcode"); code != exitOK {
+		t.Fatalf("plan after that exited %d:\n%s", code, out)
+	}
+
+	// Rotate: a second key, made in the slot of the inactive hand-made
+	// one; the first stays valid through the grace.
 	next()
 	if code, out := rotplan("apply", "-auto-approve", "-replace", "secret.app_key"); code != exitOK {
 		t.Fatalf("apply (rotate) exited %d:\n%s", code, out)

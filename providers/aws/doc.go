@@ -7,6 +7,9 @@
 //     access key (IAM holds two keys per user, so the old one stays valid
 //     until it retires) and deletes or deactivates the old key at retire
 //     (IAMAccessKey);
+//   - target "aws_iam_access_key": the IAM user that accepts the key,
+//     observed so that plan reports keys rotplan did not make
+//     (IAMKeyTarget);
 //   - verify "aws_sts": STS GetCallerIdentity signed with the key being
 //     checked (STSCheck);
 //   - target "elasticache_auth_token": sets a replication group's AUTH token

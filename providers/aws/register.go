@@ -53,6 +53,14 @@ var iamAccessKeySpec = hcldec.ObjectSpec{
 	},
 }
 
+// iamKeyTargetSpec is target "aws_iam_access_key": the IAM user that
+// accepts the secret's access key, observed so that plan reports the keys
+// of the user rotplan did not make.
+var iamKeyTargetSpec = hcldec.ObjectSpec{
+	// user_name is the IAM user, the generate block's.
+	"user_name": &hcldec.AttrSpec{Name: "user_name", Type: cty.String, Required: true},
+}
+
 // stsSpec is verify "aws_sts": STS GetCallerIdentity signed with the
 // access key being verified.
 var stsSpec = hcldec.ObjectSpec{
@@ -94,6 +102,9 @@ func Register(r *providers.Registry) {
 	})
 	r.Verifier("aws_sts", config.BlockSchema{Spec: stsSpec, Provider: "aws"}, func(s providers.Settings) (providers.Verifier, error) {
 		return NewSTSCheck(s)
+	})
+	r.Target("aws_iam_access_key", config.BlockSchema{Spec: iamKeyTargetSpec, Provider: "aws", Authenticates: true}, func(s providers.Settings) (providers.Target, error) {
+		return NewIAMKeyTarget(s)
 	})
 	r.Target("elasticache_auth_token", config.BlockSchema{Spec: elastiCacheAuthTokenSpec, Provider: "aws"}, nil)
 }

@@ -18,6 +18,7 @@ var registered = []providertest.Registration{
 	{Kind: config.KindStore, Type: "aws_secretsmanager", Provider: "aws", Implemented: true},
 	{Kind: config.KindGenerate, Type: "aws_iam_access_key", Provider: "aws", Implemented: true},
 	{Kind: config.KindVerify, Type: "aws_sts", Provider: "aws", Implemented: true},
+	{Kind: config.KindTarget, Type: "aws_iam_access_key", Provider: "aws", Implemented: true},
 	{Kind: config.KindTarget, Type: "elasticache_auth_token", Provider: "aws"},
 }
 
@@ -83,6 +84,15 @@ var schemaTests = map[string]providertest.SchemaCase{
 		Kind: config.KindGenerate, Type: "aws_iam_access_key",
 		Body:    "user_name = \"cloudforge-api\"\nrevoke = \"disable\"",
 		WantErr: `Invalid revoke`,
+	},
+	"iam access key target": {
+		Kind: config.KindTarget, Type: "aws_iam_access_key",
+		Body: `user_name = "cloudforge-api"`,
+	},
+	"iam access key target without user": {
+		Kind: config.KindTarget, Type: "aws_iam_access_key",
+		Body:    ``,
+		WantErr: `"user_name" is required`,
 	},
 	"sts": {
 		Kind: config.KindVerify, Type: "aws_sts",
