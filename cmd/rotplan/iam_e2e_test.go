@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,8 +27,10 @@ import (
 // keys live through the grace),
 // retires the old one (revoke = "deactivate": made Inactive), and then a
 // rotation whose check fails is rolled back: the new key is deleted and
-// the current one still works. No secret access key appears in anything
-// rotplan printed or wrote outside the store.
+// the current one still works. Last, an apply is killed right after the
+// new key is minted and journaled, and the next applies delete that key. No
+// secret access key appears in anything rotplan printed or wrote outside
+// the store.
 func TestIAMAccessKeyFakeEndToEnd(t *testing.T) {
 	fake := fakeiam.New(t)
 	const adminID, adminSecret = "AKIAE2EADMIN00000001", "e2e-admin-secret"
@@ -212,6 +215,45 @@ secret "app_key" {
 	}
 	if n := fake.Calls("CreateAccessKey"); n != 3 {
 		t.Errorf("%d keys were minted, want 3", n)
+	}
+
+	// An apply killed (SIGKILL) once the new key is minted and journaled,
+	// before the store took it: the next apply finds the journaled rotation
+	// that no store holds, and deletes the key it minted.
+	fake.SetClock(time.Now)
+	cli := exec.Command(os.Args[0], "-chdir="+dir, "apply", "-auto-approve", "-replace", "secret.app_key")
+	cli.Env = append(os.Environ(), "ROTPLAN_TEST_AS_CLI=1", "ROTPLAN_TEST_CRASH_AFTER=generate", "ROTPLAN_TEST_CLOCK=", "ROTPLAN_LOG=trace")
+	killed, _ := cli.CombinedOutput()
+	said.Write(killed)
+	if cli.ProcessState == nil || cli.ProcessState.Success() {
+		t.Fatalf("the apply to kill was not killed:\n%s", killed)
+	}
+	if got := statuses(); len(got) != 2 {
+		t.Fatalf("after the kill the user has %v, want the current key and the one just minted", got)
+	}
+	// The target sees the minted key as one rotplan did not make, so the
+	// next plan is a retire, which deactivates it; the executor sweeps a
+	// journaled rotation only for a secret with no other change planned,
+	// so the apply after that deletes it.
+	if code, out := rotplan("apply", "-auto-approve"); code != exitOK {
+		t.Fatalf("apply after the kill exited %d:\n%s", code, out)
+	}
+	for _, k := range fake.Keys("app") {
+		if k.ID != b.id && k.Status != fakeiam.Inactive {
+			t.Errorf("after the apply that followed the kill, %s is %s", k.ID, k.Status)
+		}
+	}
+	if code, out := rotplan("apply", "-auto-approve"); code != exitOK {
+		t.Fatalf("the second apply after the kill exited %d:\n%s", code, out)
+	}
+	if got := statuses(); len(got) != 1 || got[b.id] != fakeiam.Active || !works(t, b) {
+		t.Errorf("after the applies that followed the kill the user has %v, want only %s, working", got, b.id)
+	}
+	if code, out := rotplan("plan", "-detailed-exitcode"); code != exitOK {
+		t.Errorf("plan at the end exited %d:\n%s", code, out)
+	}
+	if cur, prev := current(t); cur != b || prev != (pair{}) {
+		t.Errorf("after the kill the store holds %s and previous %s, want %s alone", cur.id, prev.id, b.id)
 	}
 
 	// Nothing rotplan printed or wrote outside the store names a secret.
