@@ -253,7 +253,7 @@ func (k *IAMAccessKey) makeRoom(ctx context.Context, api *iam.Client, b keyBlock
 			inactive = append(inactive, key.id)
 		}
 	}
-	hint := "delete the key that the secret's store does not hold (the store's current value names the one in use), then apply again"
+	hint := "deactivate or delete the key that the secret's store does not hold (its current value names the one in use; a target \"aws_iam_access_key\" makes plan report the other), then apply again"
 	if len(inactive) > 0 && b.revoke != RevokeDeactivate {
 		hint = fmt.Sprintf("delete the inactive key %s (aws iam delete-access-key --user-name %s --access-key-id %s), or set revoke = %q to let rotplan delete inactive keys; then apply again",
 			strings.Join(inactive, ", "), b.user, inactive[0], RevokeDeactivate)

@@ -180,7 +180,7 @@ func runIssuerShared(t *testing.T, b issuerBackend) {
 		if !errors.Is(err, ErrKeyLimit) {
 			t.Fatalf("Generate of a third key: %v, want ErrKeyLimit", err)
 		}
-		for _, want := range []string{user, a, bID, "delete the key that the secret's store does not hold"} {
+		for _, want := range []string{user, a, bID, "deactivate or delete the key that the secret's store does not hold"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("the error does not say %q: %v", want, err)
 			}
