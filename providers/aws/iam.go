@@ -53,9 +53,10 @@ var ErrKeyLimit = errors.New("the IAM user already has two access keys, IAM's li
 // user's access keys. Its value is the structured value {"access_key_id",
 // "secret_access_key"}; its id is the access key id.
 //
-//   - Generate: ListAccessKeys, then CreateAccessKey. IAM holds two keys
-//     per user, so the user must hold at most one before a rotation (the
-//     current one). With revoke = "deactivate", an Inactive key in the way
+//   - Generate: ListAccessKeys, then CreateAccessKey, sent once (it takes
+//     no idempotency token, so a retry could mint a second key). IAM holds
+//     two keys per user, so the user must hold at most one before a
+//     rotation (the current one). With revoke = "deactivate", an Inactive key in the way
 //     (the previous one, retired) is deleted first; any other second key
 //     is an error (ErrKeyLimit) that names both keys and says which kind
 //     to remove. A minted key is never written anywhere but the value.
@@ -206,7 +207,12 @@ func (k *IAMAccessKey) Generate(ctx context.Context, req providers.GenerateReque
 			return nil, err
 		}
 	}
-	out, err := api.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: awssdk.String(b.user)})
+	// CreateAccessKey takes no idempotency token: a retry after a lost
+	// answer would mint a second key. It is sent once; a key a failed call
+	// made anyway is the journal's to sweep.
+	out, err := api.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: awssdk.String(b.user)}, func(o *iam.Options) {
+		o.Retryer = awssdk.NopRetryer{}
+	})
 	if err != nil {
 		if errorCode(err) == "LimitExceeded" {
 			// Someone made a key between the list and the create.

@@ -380,3 +380,24 @@ func TestIAMAccessKeyFakeDeactivateSameSecond(t *testing.T) {
 		t.Errorf("after revoking %s: %v, want it inactive beside %s", a, got, b)
 	}
 }
+
+// TestIAMAccessKeyFakeMintSentOnce pins that CreateAccessKey, which takes
+// no idempotency token, is never retried: a retry after a lost answer
+// would mint a key nobody knows.
+func TestIAMAccessKeyFakeMintSentOnce(t *testing.T) {
+	is, _, fake, _ := newFakeIAM(t)
+	fake.AddUser("app")
+	fake.FailNext("CreateAccessKey", fakeiam.Failure{Status: 500, Code: "ServiceFailure", Message: "internal error"})
+	_, err := is.Generate(t.Context(), providers.GenerateRequest{Secret: "key", Config: keyCfg("app", ""), Rotation: "r-1"})
+	if err == nil || !strings.Contains(err.Error(), "ServiceFailure") {
+		t.Errorf("Generate when IAM fails: %v", err)
+	}
+	if n := fake.Calls("CreateAccessKey"); n != 1 {
+		t.Errorf("CreateAccessKey was sent %d times, want once", n)
+	}
+	// Other calls keep the SDK's retries.
+	fake.FailNext("ListAccessKeys", fakeiam.Failure{Status: 500, Code: "ServiceFailure", Message: "internal error"})
+	if _, err := is.Generate(t.Context(), providers.GenerateRequest{Secret: "key", Config: keyCfg("app", ""), Rotation: "r-1"}); err != nil {
+		t.Errorf("Generate after one failed ListAccessKeys: %v", err)
+	}
+}
