@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sync/errgroup"
@@ -23,6 +24,9 @@ type Observer struct {
 	Providers   *Providers
 	Logger      hclog.Logger
 	Parallelism int
+	// Now is the time plan is evaluated at, for the stores that confirm
+	// what plan would act on (InspectRequest.Acts); nil means time.Now.
+	Now func() time.Time
 }
 
 // Observe asks every store and target of the inventory what it holds. A
@@ -57,9 +61,10 @@ func (o *Observer) Observe(ctx context.Context, inv *config.Inventory) *planner.
 }
 
 // heldValues are the values a store holds for one secret that targets are
-// compared with.
+// compared with, and what its targets asked the store to record.
 type heldValues struct {
 	current, previous sensitive.Value
+	records           map[string]string
 }
 
 // group is one block of one secret, grouped with others of its type.
@@ -133,7 +138,11 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, bloc
 		refs[i] = providers.SecretRef{Name: g.secret.Name, Config: g.block.Config}
 	}
 	logger.Debug("inspecting store", "type", typ, "secrets", len(refs))
-	resp, err := store.Inspect(ctx, providers.InspectRequest{Secrets: refs})
+	now := o.now()
+	resp, err := store.Inspect(ctx, providers.InspectRequest{Secrets: refs, Acts: func(name string, st *providers.StoredSecret) bool {
+		s := inv.Secret(name)
+		return s != nil && acts(s, st, now)
+	}})
 	if err != nil {
 		return fail(err)
 	}
@@ -161,6 +170,11 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, bloc
 		}
 	}
 	out := map[string]heldValues{}
+	for _, g := range blocks {
+		if st := resp.Secrets[g.secret.Name]; st != nil && st.Err == nil && len(st.Records) > 0 {
+			out[g.secret.Name] = heldValues{records: st.Records}
+		}
+	}
 	for _, read := range []struct {
 		slot providers.Slot
 		refs []providers.SecretRef
@@ -189,6 +203,30 @@ func (o *Observer) observeStore(ctx context.Context, inv *config.Inventory, bloc
 		}
 	}
 	return out
+}
+
+// acts reports whether plan, as of now, would act on a secret whose store
+// describes it as st: the stores whose listings may lag confirm those. It
+// errs towards yes (a secret due soon counts), since a confirmation costs a
+// call and nothing more.
+func acts(s *config.Secret, st *providers.StoredSecret, now time.Time) bool {
+	switch {
+	case st == nil:
+		return true // missing: plan would create it
+	case st.Err != nil:
+		return false
+	case st.Current == nil || st.Pending != nil:
+		return true
+	case st.ManagedBy != "":
+		return false
+	case st.Previous != nil && !now.Before(st.Previous.RetireAfter):
+		return true
+	}
+	basis := st.RotatedAt
+	if basis.IsZero() {
+		basis = st.Current.CreatedAt
+	}
+	return !now.Before(basis.Add(s.Frequency - s.Notice))
 }
 
 func fillStored(so *planner.SecretObservation, st *providers.StoredSecret) {
@@ -234,6 +272,7 @@ func (o *Observer) observeTargets(ctx context.Context, inv *config.Inventory, bl
 			Config:   g.block.Config,
 			Current:  current,
 			Previous: previous,
+			Recorded: h.records[g.block.Address()],
 		})
 		asked = append(asked, g)
 	}
@@ -300,6 +339,13 @@ func (o *Observer) logger() hclog.Logger {
 		return hclog.NewNullLogger()
 	}
 	return o.Logger
+}
+
+func (o *Observer) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
 }
 
 func (o *Observer) parallelism() int {

@@ -142,6 +142,7 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 		item providers.WriteItem
 	}
 	errs := map[*work]error{}
+	records := map[*work]map[string]string{}
 	byInstance := map[instanceKey][]entry{}
 	first := map[instanceKey]*config.Block{} // a block the instance serves
 	var keys []instanceKey
@@ -168,7 +169,7 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 				errs[w] = err
 				break
 			}
-			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: v, Previous: prev}})
+			mine = append(mine, entry{w, providers.WriteItem{Secret: w.secret.Name, Target: t.Address(), Config: cfg, Value: v, Previous: prev, Recorded: w.records[t.Address()]}})
 			blocks = append(blocks, t)
 		}
 		if errs[w] != nil {
@@ -223,9 +224,23 @@ func (a *Applier) writeTargets(ctx context.Context, ws []*work, role targetRole,
 			continue
 		}
 		for i, r := range resp.Results {
-			if r.Err != nil && errs[entries[i].w] == nil {
-				errs[entries[i].w] = fmt.Errorf("%s: %w", entries[i].item.Target, r.Err)
+			e := entries[i]
+			if r.Err != nil && errs[e.w] == nil {
+				errs[e.w] = fmt.Errorf("%s: %w", e.item.Target, r.Err)
 			}
+			if r.Err == nil && r.Record != "" {
+				if records[e.w] == nil {
+					records[e.w] = map[string]string{}
+				}
+				records[e.w][e.item.Target] = r.Record
+			}
+		}
+	}
+	// What the targets hold now is recorded in each secret's store, for
+	// plan to compare with (a Fly app's digests).
+	for _, w := range ws {
+		if r := records[w]; r != nil {
+			w.record(ctx, r)
 		}
 	}
 	return errs

@@ -43,6 +43,10 @@ type work struct {
 
 	store providers.StoreWriter
 	ref   providers.SecretRef
+	// records are what the secret's targets asked its store to keep
+	// (providers.TargetRecorder), by target address, as last read or
+	// written.
+	records map[string]string
 	// value is what targets get: a rotation's candidate, or the current
 	// value for a sync or a retire. other is the value it replaces: the old
 	// current of a rotation, the previous value of a sync or a retire.
@@ -149,9 +153,12 @@ func (w *work) prepare(ctx context.Context) {
 		w.prepareRotation(ctx)
 		return
 	}
-	var err error
-	if w.value, err = w.read(ctx, providers.SlotCurrent); err == nil {
-		w.other, err = w.read(ctx, providers.SlotPrevious)
+	meta, err := w.inspect(ctx)
+	if err == nil {
+		w.records = meta.Records
+		if w.value, err = w.read(ctx, providers.SlotCurrent); err == nil {
+			w.other, err = w.read(ctx, providers.SlotPrevious)
+		}
 	}
 	if err != nil {
 		w.fail("", err)
@@ -166,6 +173,7 @@ func (w *work) prepareRotation(ctx context.Context) {
 		w.fail("", err)
 		return
 	}
+	w.records = meta.Records
 	if w.other, err = w.read(ctx, providers.SlotCurrent); err != nil {
 		w.fail("", err)
 		return
@@ -318,6 +326,9 @@ func (w *work) promote(ctx context.Context) {
 	}
 }
 
+// inspect reads the secret's metadata as the store has it now: apply is
+// about to change it, so a store whose listing may lag reads it
+// consistently (InspectRequest.Acts is nil).
 func (w *work) inspect(ctx context.Context) (*providers.StoredSecret, error) {
 	resp, err := w.store.Inspect(ctx, providers.InspectRequest{Secrets: []providers.SecretRef{w.ref}})
 	if err != nil {
@@ -331,6 +342,32 @@ func (w *work) inspect(ctx context.Context) (*providers.StoredSecret, error) {
 		return nil, meta.Err
 	}
 	return meta, nil
+}
+
+// record keeps what targets asked to record, when the store can and it
+// changed. A record not kept costs no correctness: the target observes as
+// it can without it. So a failure is logged, not the work's.
+func (w *work) record(ctx context.Context, records map[string]string) {
+	changed := map[string]string{}
+	for addr, r := range records {
+		if r != "" && w.records[addr] != r {
+			changed[addr] = r
+		}
+	}
+	rec, ok := w.store.(providers.TargetRecorder)
+	if len(changed) == 0 || !ok {
+		return
+	}
+	if _, err := rec.RecordTargets(ctx, providers.RecordTargetsRequest{Secret: w.ref, Records: changed}); err != nil {
+		w.a.logger().Warn("cannot keep what the targets recorded in the store; they report drift as unknown until the next write", "secret", w.secret.Address(), "error", w.a.redact(err.Error()))
+		return
+	}
+	if w.records == nil {
+		w.records = map[string]string{}
+	}
+	for addr, r := range changed {
+		w.records[addr] = r
+	}
 }
 
 // read returns a slot's value, empty when the slot is.

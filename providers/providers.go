@@ -45,6 +45,15 @@ type Store interface {
 // InspectRequest asks about a batch of secrets.
 type InspectRequest struct {
 	Secrets []SecretRef
+	// Acts reports whether plan would act on a secret the store describes
+	// as st (nil: the store holds none of it): create, rotate, resume,
+	// roll back or retire it. A store whose batch listing may lag behind
+	// its writes (Secrets Manager's ListSecrets, by up to five minutes)
+	// confirms every secret Acts is true for with a consistent read before
+	// answering, so a plan made right after an apply does not act again on
+	// what that apply changed. nil means confirm every secret: apply's own
+	// reads of a secret it is about to change.
+	Acts func(name string, st *StoredSecret) bool
 }
 
 // InspectResponse answers an InspectRequest. A secret absent from Secrets
@@ -66,6 +75,10 @@ type StoredSecret struct {
 	// ManagedBy names another system that owns this secret's rotation (AWS
 	// rotation); rotplan reports it and leaves it alone.
 	ManagedBy string
+	// Records are what the secret's targets asked to keep when they were
+	// last written (WriteResult.Record), by target address; nil when the
+	// store keeps none (TargetRecorder).
+	Records map[string]string
 	// Err is set when this secret alone could not be read.
 	Err error
 }
@@ -220,6 +233,9 @@ type ObserveItem struct {
 	// when there is none. A target that accepts it counts it neither as
 	// current nor as Unknown.
 	Previous sensitive.Value
+	// Recorded is what this target asked the store to keep for the item
+	// when it last wrote it (WriteResult.Record); "" when nothing is kept.
+	Recorded string
 }
 
 // ObserveResponse holds one Observation per item, in the request's order.
@@ -401,6 +417,9 @@ type WriteItem struct {
 	Config   cty.Value
 	Value    sensitive.Value
 	Previous sensitive.Value // empty when there is none (a first creation)
+	// Recorded is what this target asked the store to keep for the item
+	// when it last wrote it (WriteResult.Record); "" when nothing is kept.
+	Recorded string
 }
 
 // DeliverRequest delivers new values.
@@ -427,6 +446,34 @@ type WriteResponse struct {
 type WriteResult struct {
 	// Skipped is true when the target already held what was asked.
 	Skipped bool
+	// Record, when set, is what the target asks to keep beside the secret
+	// in its store for this item, to be handed back as Recorded: what it
+	// needs to tell later, without reading any value, whether it still
+	// holds what it was given (a Fly app's digest of the key written, which
+	// nobody but Fly can compute). It holds no value and nothing a value
+	// could be guessed from without the value itself: anyone who may read
+	// the store's metadata may read it.
+	Record string
 	// Err is set when this item alone failed.
 	Err error
 }
+
+// TargetRecorder is a StoreWriter that keeps, beside each secret, what its
+// targets asked to record when they were written (WriteResult.Record), and
+// returns them from Inspect in StoredSecret.Records. Apply records them
+// after every write to a target that asked; a store that is not one keeps
+// nothing, and such targets observe as they can without.
+type TargetRecorder interface {
+	RecordTargets(ctx context.Context, req RecordTargetsRequest) (*RecordTargetsResponse, error)
+}
+
+// RecordTargetsRequest keeps targets' records for one secret.
+type RecordTargetsRequest struct {
+	Secret SecretRef
+	// Records by target address; the records of targets not named are
+	// left as they are.
+	Records map[string]string
+}
+
+// RecordTargetsResponse reports records kept.
+type RecordTargetsResponse struct{}

@@ -106,7 +106,7 @@ func runApply(m *meta, args []string) int {
 	if planFile != "" {
 		plan, err = savedPlanFor(planFile, inv, st)
 	} else {
-		obs := (&executor.Observer{Providers: instances, Logger: m.logger}).Observe(ctx, inv)
+		obs := (&executor.Observer{Providers: instances, Logger: m.logger, Now: now}).Observe(ctx, inv)
 		plan, err = planner.Make(inv, obs, now().Truncate(time.Second), planner.Options{Targets: targets, Replace: replace})
 	}
 	if err != nil {

@@ -69,7 +69,7 @@ func runPlan(m *meta, args []string) int {
 	started := time.Now()
 	instances := executor.NewProviders(m.registry, m.logger)
 	defer instances.Close()
-	obs := (&executor.Observer{Providers: instances, Logger: m.logger}).Observe(context.Background(), inv)
+	obs := (&executor.Observer{Providers: instances, Logger: m.logger, Now: func() time.Time { return now }}).Observe(context.Background(), inv)
 	m.logger.Debug("observed", "secrets", len(obs.Secrets), "elapsed", time.Since(started))
 	obs.RunningApply = m.runningApply(inv)
 	plan, err := planner.Make(inv, obs, now, planner.Options{Targets: targets, Replace: replace})

@@ -1,7 +1,10 @@
 // Package testservers starts real servers for tests: a throwaway PostgreSQL
 // cluster (StartPostgres) and a Redis server (StartRedis), each in its own
 // temporary directory, listening on 127.0.0.1 on a free port, and stopped
-// and removed when the test ends. common.go holds what they share: FreePort,
+// and removed when the test ends. Redis servers also come as a primary with
+// replicas (StartRedis with RedisReplicaOf) and as a Redis Cluster
+// (StartRedisCluster), whose nodes share one admin login; redis_group.go
+// holds those. common.go holds what they share: FreePort,
 // WaitTCP and finding a server's programs.
 //
 // A server's programs must be installed: `make test` installs them. When

@@ -32,6 +32,9 @@ type Redis struct {
 	// ConfigFile is the server's configuration file, which CONFIG REWRITE
 	// writes.
 	ConfigFile string
+
+	// clusterPort is the cluster bus port of a cluster node, else 0.
+	clusterPort int
 }
 
 // RedisOption changes how StartRedis starts a server.
@@ -39,6 +42,15 @@ type RedisOption func(*redisOptions)
 
 type redisOptions struct {
 	requirePass bool
+	// adminPassword, when set, is the admin's password instead of a new
+	// random one: the nodes of one group share their admin login.
+	adminPassword string
+	// replicaOf is the primary the server replicates from.
+	replicaOf *Redis
+	// cluster enables Redis Cluster.
+	cluster bool
+	// config holds more lines for the configuration file.
+	config []string
 }
 
 // RedisRequirePass starts a server protected by requirepass alone, as
@@ -46,6 +58,21 @@ type redisOptions struct {
 // the requirepass (AdminPassword).
 func RedisRequirePass() RedisOption {
 	return func(o *redisOptions) { o.requirePass = true }
+}
+
+// RedisReplicaOf starts a replica of primary, in primary's mode and with
+// primary's admin login, which it also replicates as (masteruser and
+// masterauth; masterauth alone in requirepass mode). StartRedis returns once
+// primary lists the replica as online. Redis does not replicate ACL changes:
+// the replica has its own ACL file, which starts as primary's did.
+func RedisReplicaOf(primary *Redis) RedisOption {
+	return func(o *redisOptions) { o.replicaOf = primary }
+}
+
+// RedisConfig adds lines to the server's configuration file, such as
+// `rename-command CONFIG ""`.
+func RedisConfig(lines ...string) RedisOption {
+	return func(o *redisOptions) { o.config = append(o.config, lines...) }
 }
 
 // RedisAdminUser is the ACL user StartRedis creates with every permission.
@@ -66,8 +93,15 @@ func StartRedis(tb testing.TB, opts ...RedisOption) *Redis {
 	dir := tb.TempDir()
 
 	r := &Redis{
-		AdminPassword: randomPassword(tb),
+		AdminPassword: o.adminPassword,
 		ConfigFile:    filepath.Join(dir, "redis.conf"),
+	}
+	if p := o.replicaOf; p != nil {
+		o.requirePass = p.ACLFile == ""
+		r.AdminPassword = p.AdminPassword
+	}
+	if r.AdminPassword == "" {
+		r.AdminPassword = randomPassword(tb)
 	}
 	auth := ""
 	if o.requirePass {
@@ -83,6 +117,17 @@ func StartRedis(tb testing.TB, opts ...RedisOption) *Redis {
 		}
 		auth = "aclfile " + strconv.Quote(r.ACLFile) + "\n"
 	}
+	if p := o.replicaOf; p != nil {
+		host, port, _ := net.SplitHostPort(p.Addr)
+		auth += "replicaof " + host + " " + port + "\n" +
+			"masterauth " + p.AdminPassword + "\n"
+		if p.AdminUser != "" {
+			auth += "masteruser " + p.AdminUser + "\n"
+		}
+	}
+	for _, line := range o.config {
+		auth += line + "\n"
+	}
 
 	// A port taken between FreePort and the server's bind is retried with
 	// another one.
@@ -90,13 +135,25 @@ func StartRedis(tb testing.TB, opts ...RedisOption) *Redis {
 	for attempt := 0; attempt < 3; attempt++ {
 		port := FreePort(tb)
 		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cluster := ""
+		if o.cluster {
+			// The cluster bus gets a port of its own, not port+10000,
+			// which may be taken.
+			r.clusterPort = FreePort(tb)
+			cluster = "cluster-enabled yes\n" +
+				"cluster-config-file nodes.conf\n" +
+				"cluster-port " + strconv.Itoa(r.clusterPort) + "\n"
+		}
 		conf := "port " + strconv.Itoa(port) + "\n" +
 			"bind 127.0.0.1\n" +
 			"save \"\"\n" +
 			"appendonly no\n" +
+			// A replica starts its first sync at once, not after 5s.
+			"repl-diskless-sync-delay 0\n" +
 			"dir " + strconv.Quote(dir) + "\n" +
 			"daemonize no\n" +
 			"logfile \"\"\n" +
+			cluster +
 			auth
 		// The file holds the requirepass in requirepass mode: keep it private.
 		if err := os.WriteFile(r.ConfigFile, []byte(conf), 0o600); err != nil {
@@ -104,6 +161,9 @@ func StartRedis(tb testing.TB, opts ...RedisOption) *Redis {
 		}
 		logPath := filepath.Join(dir, fmt.Sprintf("redis-%d.log", attempt))
 		if lastErr = r.start(tb, bin, logPath); lastErr == nil {
+			if o.replicaOf != nil {
+				o.replicaOf.waitReplica(tb, r)
+			}
 			return r
 		}
 		log, _ := os.ReadFile(logPath)

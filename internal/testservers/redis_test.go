@@ -149,3 +149,68 @@ func at(s []string, i int) string {
 	}
 	return "(none)"
 }
+
+// TestStartRedisReplica starts a replica: data written on the primary
+// reaches it, an ACL user made on the primary does not (Redis does not
+// replicate ACL SETUSER), and it shares the primary's admin login.
+func TestStartRedisReplica(t *testing.T) {
+	for name, opts := range map[string][]RedisOption{"acl": nil, "requirepass": {RedisRequirePass()}} {
+		t.Run(name, func(t *testing.T) {
+			primary := StartRedis(t, opts...)
+			replica := StartRedis(t, RedisReplicaOf(primary))
+			if replica.AdminUser != primary.AdminUser || replica.AdminPassword != primary.AdminPassword {
+				t.Errorf("the replica's admin login differs from the primary's")
+			}
+			if info, err := replica.Command("INFO", "replication"); err != nil || !strings.Contains(info, "role:slave") {
+				t.Fatalf("INFO replication on the replica = %q, %v; want role:slave", info, err)
+			}
+			if _, err := primary.Command("SET", "marker", "1"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the marker on the replica", func() (bool, error) {
+				v, err := replica.Command("GET", "marker")
+				return v == "1", err
+			})
+			if name != "acl" {
+				return
+			}
+			if _, err := primary.Command("ACL", "SETUSER", "app", "on", ">pw"); err != nil {
+				t.Fatal(err)
+			}
+			if users, err := replica.Command("ACL", "USERS"); err != nil || strings.Contains(users, "app") {
+				t.Errorf("ACL USERS on the replica = %q, %v; want no app: Redis does not replicate ACL changes", users, err)
+			}
+		})
+	}
+}
+
+// TestStartRedisCluster starts a cluster of three nodes, each of which
+// knows the other two.
+func TestStartRedisCluster(t *testing.T) {
+	start := time.Now()
+	nodes := StartRedisCluster(t, 3)
+	t.Logf("started a 3-node Redis cluster in %s", time.Since(start).Round(time.Millisecond))
+	for _, r := range nodes {
+		out, err := r.Command("CLUSTER", "NODES")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, other := range nodes {
+			if !strings.Contains(out, other.Addr+"@") {
+				t.Errorf("CLUSTER NODES on %s does not list %s:\n%s", r.Addr, other.Addr, out)
+			}
+		}
+		if r.AdminPassword != nodes[0].AdminPassword {
+			t.Errorf("%s has an admin password of its own; want the cluster's", r.Addr)
+		}
+	}
+}
+
+// TestStartRedisConfig adds configuration lines: here CONFIG renamed away,
+// as managed Redis services do.
+func TestStartRedisConfig(t *testing.T) {
+	r := StartRedis(t, RedisConfig(`rename-command CONFIG ""`))
+	if _, err := r.Command("CONFIG", "GET", "port"); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Errorf("CONFIG GET = %v, want an unknown command", err)
+	}
+}

@@ -59,25 +59,47 @@
 //     the secret had, stays. retire: takes AWSPREVIOUS off the old version
 //     and removes rotplan:retire-after. A version with no label is
 //     deprecated, and AWS deletes it in time.
-//   - plan (Inspect) reads only ListSecrets pages of 100, which carry every
+//   - plan (Inspect) reads ListSecrets pages of 100, which carry every
 //     secret's tags and labels (rotplan:rotation, rotplan:rotated-at,
-//     rotplan:retire-after, rotplan:created-by, rotplan:failed):
-//     ceil(secrets in the region / 100) calls, or, for an inventory of at
-//     most ten secrets, one call filtered by their names. No DescribeSecret per secret (except for an ARN the
-//     list did not show, such as another account's secret). Age comes from
-//     rotplan:rotated-at, else from the secret's LastChangedDate (the list
-//     has no per-version dates). AWSPREVIOUS counts as a previous value to
-//     retire only while rotplan:retire-after is there; without it, it is
-//     AWS's history. A secret with RotationEnabled (or made by another AWS
-//     service) is reported as managed by that, and not staged in. A
-//     secret scheduled for deletion is an error, not missing.
+//     rotplan:retire-after, rotplan:created-by, rotplan:failed,
+//     rotplan:target:*): ceil(secrets in the region / 100) calls, or, for
+//     an inventory of at most ten secrets, one call filtered by their
+//     names. ListSecrets "might not reflect changes from the last five
+//     minutes" (its API reference), so plan then confirms with
+//     DescribeSecret every secret it would act on as listed (due, missing,
+//     pending, past its retire-after), every secret the list shows changed
+//     in the last six minutes, and every secret the list did not show: a
+//     plan right after an apply (a CI retry) sees what the apply did, and a
+//     plan with nothing to do costs the list alone. apply's own reads of a
+//     secret it is about to change are one DescribeSecret each. Age comes
+//     from rotplan:rotated-at, else from the secret's LastChangedDate (the
+//     list has no per-version dates). AWSPREVIOUS counts as a previous
+//     value to retire only while rotplan:retire-after is there; without it,
+//     it is AWS's history. A secret with RotationEnabled (or made by
+//     another AWS service) is reported as managed by that, and not staged
+//     in. A secret scheduled for deletion is an error (restore it or take
+//     it out of the inventory), but for one a rotation created and its
+//     rollback deleted again (rotplan:created-by): AWS finishes such a
+//     deletion in the background, and plan sees it missing; the next stage
+//     backs off until the name is free (DeleteSecret's reference: "use
+//     appropriate back off and retry logic"), at most two minutes.
+//   - record targets: what a target asks to keep (a Fly app's digest
+//     record) is the tag rotplan:target:ADDRESS, one TagResource after a
+//     DescribeSecret; a secret rotplan has not dated yet gets
+//     rotplan:rotated-at in the same call, as at stage.
 //   - current values are read with BatchGetSecretValue, 20 a call; pending
 //     and previous ones with GetSecretValue by staging label.
 //
+// Every call follows the shared retry policy (internal/retry) through the
+// SDK's Retryer interface: four attempts, jittered backoff, Retry-After
+// honoured up to 30 s, pacing under Secrets Manager's documented quotas;
+// which errors are retried is the SDK's own judgement (throttling, 5xx,
+// lost connections). Every call rotplan makes may be sent twice
+// (retryer.go says why).
+//
 // IAM permissions: plan needs secretsmanager:ListSecrets,
-// secretsmanager:BatchGetSecretValue and secretsmanager:GetSecretValue
-// (and secretsmanager:DescribeSecret for secrets named by ARN in another
-// account); apply also needs secretsmanager:DescribeSecret,
+// secretsmanager:DescribeSecret, secretsmanager:BatchGetSecretValue and
+// secretsmanager:GetSecretValue; apply also needs
 // secretsmanager:PutSecretValue, secretsmanager:UpdateSecretVersionStage,
 // secretsmanager:TagResource and secretsmanager:UntagResource, plus
 // secretsmanager:CreateSecret and secretsmanager:DeleteSecret to create

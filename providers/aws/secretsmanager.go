@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rotplan/rotplan/internal/retry"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
 )
@@ -53,7 +54,16 @@ const (
 	// the pending version only while that version is the one the rotation
 	// staged; Discard removes it with the label.
 	TagFailed = "rotplan:failed"
+	// TagTargetPrefix starts the tags that keep what a target asked to
+	// record (providers.TargetRecorder), one per target block:
+	// rotplan:target:ADDRESS.
+	TagTargetPrefix = "rotplan:target:"
 )
+
+// listLag is how far behind ListSecrets may be: "ListSecrets might not
+// reflect changes from the last five minutes" (the API reference and the
+// SDK's doc of ListSecrets), and a minute more for the clocks.
+const listLag = 6 * time.Minute
 
 // ManagedByRotation is what Inspect reports as ManagedBy for a secret with
 // AWS's own rotation turned on.
@@ -81,15 +91,22 @@ var (
 type SecretsManager struct {
 	provider providerSettings
 	logger   hclog.Logger
+	// policy is the shared retry policy the SDK client follows, and the
+	// one that paces waiting for a deleted secret to go; tests shorten it.
+	policy retry.Policy
+	// now is what the store takes for the time, to tell a recent change
+	// and to bound its waits; tests set the fake's clock.
+	now func() time.Time
 
 	mu     sync.Mutex
 	client *secretsmanager.Client
 }
 
 var (
-	_ providers.Store         = (*SecretsManager)(nil)
-	_ providers.StoreWriter   = (*SecretsManager)(nil)
-	_ providers.FailureMarker = (*SecretsManager)(nil)
+	_ providers.Store          = (*SecretsManager)(nil)
+	_ providers.StoreWriter    = (*SecretsManager)(nil)
+	_ providers.FailureMarker  = (*SecretsManager)(nil)
+	_ providers.TargetRecorder = (*SecretsManager)(nil)
 )
 
 // NewSecretsManager returns the store for the provider "aws" block in
@@ -104,7 +121,7 @@ func NewSecretsManager(s providers.Settings) (*SecretsManager, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &SecretsManager{provider: p, logger: logger}, nil
+	return &SecretsManager{provider: p, logger: logger, policy: retry.Default(), now: time.Now}, nil
 }
 
 // api returns the SDK client, making it on first use.
@@ -121,6 +138,7 @@ func (sm *SecretsManager) api(ctx context.Context) (*secretsmanager.Client, erro
 	sm.client = secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
 		o.Logger = logging.Nop{}
 		o.ClientLogMode = 0
+		o.Retryer = retryer{policy: sm.policy}
 	})
 	return sm.client, nil
 }
@@ -230,6 +248,21 @@ func (m *secretMeta) failed(rotation string) bool {
 	return rotation != "" && m.tags[TagFailed] == rotation
 }
 
+// records returns what targets asked to record, by target address; nil
+// when there is none.
+func (m *secretMeta) records() map[string]string {
+	var out map[string]string
+	for k, v := range m.tags {
+		if addr, ok := strings.CutPrefix(k, TagTargetPrefix); ok && addr != "" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[addr] = v
+		}
+	}
+	return out
+}
+
 // managedBy names who else rotates the secret, or "".
 func (m *secretMeta) managedBy() string {
 	switch {
@@ -247,8 +280,14 @@ func (m *secretMeta) stored(r secretRef) *providers.StoredSecret {
 	fail := func(format string, args ...any) *providers.StoredSecret {
 		return &providers.StoredSecret{Err: r.errorf(format, args...)}
 	}
-	if !m.deleted.IsZero() {
-		return fail("the secret is scheduled for deletion (deleted date %s): restore it with `aws secretsmanager restore-secret` or remove it from the inventory", m.deleted.UTC().Format(time.RFC3339))
+	switch {
+	case !m.deleted.IsZero() && m.tags[TagCreatedBy] != "":
+		// The secret a rotation created and its rollback deleted again
+		// (without recovery): AWS finishes deleting it in the background.
+		// It holds nothing; a create waits for it to go.
+		return nil
+	case !m.deleted.IsZero():
+		return fail("the secret is scheduled for deletion (deleted date %s): restore it with `aws secretsmanager restore-secret` to keep rotating it, or remove it from the inventory", m.deleted.UTC().Format(time.RFC3339))
 	}
 	rotation := m.tags[TagRotation]
 	ours := ""
@@ -272,6 +311,7 @@ func (m *secretMeta) stored(r secretRef) *providers.StoredSecret {
 		Current:   version(m.labelled(stageCurrent)),
 		Pending:   version(m.labelled(stagePending)),
 		ManagedBy: m.managedBy(),
+		Records:   m.records(),
 	}
 	if st.Pending != nil {
 		st.Pending.Failed = m.failed(st.Pending.Rotation)
@@ -303,14 +343,23 @@ func (m *secretMeta) stored(r secretRef) *providers.StoredSecret {
 	return st
 }
 
-// Inspect reports each secret's versions and rotplan's tags from one
-// ListSecrets walk (100 secrets a page), reading no values and describing
-// no secret it found there. With at most ten distinct secrets it asks for
-// them by name (one filter of up to ten prefixes), otherwise it lists the
-// whole account and region once: ceil(secrets in the region / 100) calls
-// whatever the inventory's size. A secret_id given as an ARN that the list
-// did not show (another account's secret, shared by a resource policy) is
-// described on its own.
+// Inspect reports each secret's versions and rotplan's tags.
+//
+// With req.Acts set (plan), it reads them from one ListSecrets walk (100
+// secrets a page), reading no values: with at most ten distinct secrets it
+// asks for them by name (one filter of up to ten prefixes), otherwise it
+// lists the whole account and region once, ceil(secrets in the region /
+// 100) calls whatever the inventory's size. ListSecrets may not reflect
+// the last five minutes' changes, so it then confirms with DescribeSecret,
+// which does, every secret plan would act on as listed (req.Acts), every
+// secret the list shows changed within that time, and every secret the
+// list did not show (a secret_id given as an ARN of another account's
+// secret is only ever described). So a plan made right after an apply sees
+// what the apply did, at one call per secret it acts on; a plan with
+// nothing to do costs the list alone.
+//
+// With req.Acts nil (apply, about to change the secret), it describes
+// each secret and lists nothing.
 func (sm *SecretsManager) Inspect(ctx context.Context, req providers.InspectRequest) (*providers.InspectResponse, error) {
 	resp := &providers.InspectResponse{Secrets: make(map[string]*providers.StoredSecret, len(req.Secrets))}
 	var refs []secretRef
@@ -329,25 +378,36 @@ func (sm *SecretsManager) Inspect(ctx context.Context, req providers.InspectRequ
 	if err != nil {
 		return nil, err
 	}
-	index, err := sm.list(ctx, api, refs)
-	if err != nil {
-		return nil, err
+	var index map[string]*secretMeta
+	if req.Acts != nil {
+		if index, err = sm.list(ctx, api, refs); err != nil {
+			return nil, err
+		}
 	}
+	confirmed := 0
 	for _, r := range refs {
 		m := index[r.id]
-		if m == nil && isARN(r.id) {
-			m, err = describe(ctx, api, r.id)
-			if err != nil {
+		var st *providers.StoredSecret
+		if m != nil {
+			st = m.stored(r)
+		}
+		if req.Acts == nil || m == nil || sm.now().Sub(m.changed()) < listLag || req.Acts(r.name, st) {
+			confirmed++
+			if m, err = describe(ctx, api, r.id); err != nil {
 				resp.Secrets[r.name] = &providers.StoredSecret{Err: r.errorf("describe secret: %w", err)}
 				continue
 			}
+			st = nil
+			if m != nil {
+				st = m.stored(r)
+			}
 		}
-		if m == nil {
-			continue // missing
-		}
-		if st := m.stored(r); st != nil {
+		if st != nil {
 			resp.Secrets[r.name] = st
 		}
+	}
+	if req.Acts != nil {
+		sm.logger.Debug("confirmed listed secrets with DescribeSecret", "secrets", len(refs), "described", confirmed)
 	}
 	return resp, nil
 }

@@ -105,6 +105,20 @@ func inspectOne(t *testing.T, sm *SecretsManager, r providers.SecretRef) *provid
 	return resp.Secrets[r.Name]
 }
 
+// planOne is inspectOne as plan asks: from the list, confirming only
+// what plan would act on (here nothing) and what changed recently.
+func planOne(t *testing.T, sm *SecretsManager, r providers.SecretRef) *providers.StoredSecret {
+	t.Helper()
+	resp, err := sm.Inspect(t.Context(), providers.InspectRequest{Secrets: []providers.SecretRef{r}, Acts: actsNever})
+	if err != nil {
+		t.Fatalf("Inspect: %v", err)
+	}
+	return resp.Secrets[r.Name]
+}
+
+// actsNever is a plan that would act on nothing.
+func actsNever(string, *providers.StoredSecret) bool { return false }
+
 func readOne(t *testing.T, sm *SecretsManager, r providers.SecretRef, slot providers.Slot) (string, bool) {
 	t.Helper()
 	resp, err := sm.Read(t.Context(), providers.ReadRequest{Secrets: []providers.SecretRef{r}, Slot: slot})
@@ -325,7 +339,7 @@ func TestSecretsManagerFakeInspect(t *testing.T) {
 		t.Run(tname, func(t *testing.T) {
 			sm, fake := newFakeStore(t)
 			id := tc.seed(fake)
-			tc.check(t, inspectOne(t, sm, ref("db", id, "")))
+			tc.check(t, planOne(t, sm, ref("db", id, "")))
 			if n := fake.Calls("ListSecrets"); n != 1 {
 				t.Errorf("ListSecrets called %d times, want 1", n)
 			}
@@ -582,8 +596,9 @@ func TestSecretsManagerFakeMarkFailed(t *testing.T) {
 	if got := fake.Tags(name)[TagFailed]; got != "r-1" {
 		t.Errorf("tag %s = %q, want r-1", TagFailed, got)
 	}
-	st := inspectOne(t, sm, db)
-	wantCalls("inspect", map[string]int{"ListSecrets": 1})
+	st := planOne(t, sm, db)
+	// It changed a moment ago, which the list may not show yet: confirmed.
+	wantCalls("inspect", map[string]int{"ListSecrets": 1, "DescribeSecret": 1})
 	wantVersions(t, st, true, true, false)
 	if st.Pending.Rotation != "r-1" || st.Pending.ID != token || !st.Pending.Failed {
 		t.Errorf("pending %+v, want r-1's version marked failed", st.Pending)
@@ -1056,7 +1071,7 @@ func TestSecretsManagerFakePlanOver1000Secrets(t *testing.T) {
 		fake.Seed(fakesm.Secret{Name: name, Current: "value-" + name, Created: t0.Add(time.Duration(i) * time.Second), Tags: map[string]string{TagRotatedAt: t0.Format(time.RFC3339)}})
 		refs = append(refs, ref(name, name, ""))
 	}
-	resp, err := sm.Inspect(t.Context(), providers.InspectRequest{Secrets: refs})
+	resp, err := sm.Inspect(t.Context(), providers.InspectRequest{Secrets: refs, Acts: actsNever})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1089,7 +1104,7 @@ func TestSecretsManagerFakePlanOver1000Secrets(t *testing.T) {
 
 	// A few secrets among the 1000 are asked for by name.
 	fake.ResetCalls()
-	resp, err = sm.Inspect(t.Context(), providers.InspectRequest{Secrets: refs[:3]})
+	resp, err = sm.Inspect(t.Context(), providers.InspectRequest{Secrets: refs[:3], Acts: actsNever})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1099,6 +1114,26 @@ func TestSecretsManagerFakePlanOver1000Secrets(t *testing.T) {
 	if n := fake.Calls("ListSecrets"); n != 1 {
 		t.Errorf("Inspect of 3 secrets made %d ListSecrets calls, want 1", n)
 	}
+
+	// Plan a month after the last rotation, ten secrets due: the list,
+	// and one DescribeSecret for each secret plan acts on.
+	for i := range 10 {
+		fake.Tag(refs[i].Name, TagRotatedAt, t0.Add(-100*24*time.Hour).Format(time.RFC3339))
+	}
+	fake.ResetCalls()
+	planAt := t0.Add(30 * 24 * time.Hour)
+	resp, err = sm.Inspect(t.Context(), providers.InspectRequest{Secrets: refs, Acts: dueAfter90d(func() time.Time { return planAt })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := resp.Secrets[refs[0].Name]; st == nil || !st.RotatedAt.Equal(t0.Add(-100*24*time.Hour)) {
+		t.Errorf("a due secret: %+v", st)
+	}
+	list, describe := fake.Calls("ListSecrets"), fake.Calls("DescribeSecret")
+	if list > 1000/100+1 || describe != 10 {
+		t.Errorf("plan with ten secrets due made %d ListSecrets and %d DescribeSecret calls, want at most 11 and 10", list, describe)
+	}
+	t.Logf("1000 secrets, 10 due: Inspect %d ListSecrets and %d DescribeSecret calls", list, describe)
 }
 
 // TestSecretsManagerFakeNoValueInErrors makes every call that carries a

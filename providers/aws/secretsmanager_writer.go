@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +47,13 @@ func (sm *SecretsManager) Stage(ctx context.Context, req providers.StageRequest)
 	m, err := describe(ctx, api, r.id)
 	if err != nil {
 		return nil, r.errorf("describe secret: %w", err)
+	}
+	if m != nil && !m.deleted.IsZero() && m.tags[TagCreatedBy] != "" {
+		// A rolled-back rotation created it and deleted it again: wait
+		// until AWS has.
+		if m, err = sm.awaitGone(ctx, api, r); err != nil {
+			return nil, err
+		}
 	}
 	if m == nil {
 		if isARN(r.id) {
@@ -323,14 +331,59 @@ func (sm *SecretsManager) start(ctx context.Context, ref providers.SecretRef, ro
 	return r, api, nil
 }
 
+// goneWithin bounds how long a stage waits for AWS to finish deleting a
+// secret deleted without recovery, before it creates the secret again.
+const goneWithin = 2 * time.Minute
+
+// awaitGone waits, backing off as the shared policy does, until a secret
+// deleted without recovery is gone (DescribeSecret finds nothing), at most
+// goneWithin; it returns the secret's metadata if it came back (restored)
+// and an error if it is still being deleted then.
+func (sm *SecretsManager) awaitGone(ctx context.Context, api *secretsmanager.Client, r secretRef) (*secretMeta, error) {
+	deadline := sm.now().Add(goneWithin)
+	for round := 1; ; round++ {
+		if err := sm.policy.Pause(ctx, sm.policy.Backoff(round)); err != nil {
+			return nil, err
+		}
+		m, err := describe(ctx, api, r.id)
+		switch {
+		case err != nil:
+			return nil, r.errorf("describe secret: %w", err)
+		case m == nil || m.deleted.IsZero():
+			return m, nil
+		case !sm.now().Before(deadline):
+			return nil, r.errorf("the secret a rolled-back rotation created is still scheduled for deletion after %s: if it was deleted with a recovery window, restore it (`aws secretsmanager restore-secret`) or delete it for good (`aws secretsmanager delete-secret --force-delete-without-recovery`); otherwise run apply again in a few minutes", goneWithin)
+		}
+	}
+}
+
+// errScheduledForDeletion is how CreateSecret refuses a name whose secret
+// AWS is still deleting: InvalidRequestException, "You can't create this
+// secret because a secret with this name is already scheduled for
+// deletion."
+func isScheduledForDeletion(err error) bool {
+	return errorCode(err) == "InvalidRequestException" && strings.Contains(strings.ToLower(err.Error()), "scheduled for deletion")
+}
+
 // create makes an empty secret named r.id, tagged as created by rotation.
+// A name AWS is still deleting (a secret deleted without recovery a moment
+// ago: DeleteSecret's documentation asks to back off and retry) is tried
+// again, backing off, for at most goneWithin.
 func (sm *SecretsManager) create(ctx context.Context, api *secretsmanager.Client, r secretRef, rotation string) (*secretMeta, error) {
 	tags := map[string]string{TagRotation: rotation, TagCreatedBy: rotation}
-	out, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+	in := &secretsmanager.CreateSecretInput{
 		Name:        awssdk.String(r.id),
 		Description: awssdk.String("Created by rotplan."),
 		Tags:        tagList(tags),
-	})
+	}
+	deadline := sm.now().Add(goneWithin)
+	out, err := api.CreateSecret(ctx, in)
+	for round := 1; isScheduledForDeletion(err) && sm.now().Before(deadline); round++ {
+		if err := sm.policy.Pause(ctx, sm.policy.Backoff(round)); err != nil {
+			return nil, err
+		}
+		out, err = api.CreateSecret(ctx, in)
+	}
 	if errorCode(err) == "ResourceExistsException" {
 		// Created since we looked.
 		m, err := describe(ctx, api, r.id)
@@ -341,6 +394,9 @@ func (sm *SecretsManager) create(ctx context.Context, api *secretsmanager.Client
 			return nil, r.errorf("describe secret: %w", err)
 		}
 		return m, nil
+	}
+	if isScheduledForDeletion(err) {
+		return nil, r.errorf("create secret: AWS is still deleting a secret of this name after %s; run apply again in a few minutes: %w", goneWithin, err)
 	}
 	if err != nil {
 		return nil, r.errorf("create secret: %w", err)
@@ -450,4 +506,41 @@ func tagList(tags map[string]string) []types.Tag {
 		out[i] = types.Tag{Key: awssdk.String(k), Value: awssdk.String(tags[k])}
 	}
 	return out
+}
+
+// RecordTargets keeps what targets asked to record as tags
+// rotplan:target:ADDRESS, in one TagResource call after a DescribeSecret.
+// A secret whose age rotplan has not recorded yet (no rotplan:rotated-at)
+// gets it in the same call, set to the last-changed date plan dated it
+// from: a tag moves that date, and the secret must stay as due as it was.
+func (sm *SecretsManager) RecordTargets(ctx context.Context, req providers.RecordTargetsRequest) (*providers.RecordTargetsResponse, error) {
+	r, api, err := sm.start(ctx, req.Secret, "", "record targets", false)
+	if err != nil {
+		return nil, err
+	}
+	m, err := describe(ctx, api, r.id)
+	if err != nil {
+		return nil, r.errorf("describe secret: %w", err)
+	}
+	if m == nil || !m.deleted.IsZero() {
+		return &providers.RecordTargetsResponse{}, nil
+	}
+	tags := map[string]string{}
+	for addr, rec := range req.Records {
+		if m.tags[TagTargetPrefix+addr] != rec {
+			tags[TagTargetPrefix+addr] = rec
+		}
+	}
+	if len(tags) == 0 {
+		return &providers.RecordTargetsResponse{}, nil
+	}
+	if _, ok := m.tags[TagRotatedAt]; !ok && m.labelled(stageCurrent) != "" {
+		if basis := m.changed(); !basis.IsZero() {
+			tags[TagRotatedAt] = basis.UTC().Format(time.RFC3339)
+		}
+	}
+	if err := tag(ctx, api, r, tags); err != nil {
+		return nil, err
+	}
+	return &providers.RecordTargetsResponse{}, nil
 }

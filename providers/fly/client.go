@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/rotplan/rotplan/internal/retry"
 	"github.com/rotplan/rotplan/internal/sensitive"
 )
 
@@ -25,16 +25,12 @@ import (
 // "rotplan/VERSION" before it builds any target.
 var UserAgent = "rotplan"
 
-// Request limits. A request that keeps failing with 429 or a 5xx is tried
-// at most maxAttempts times, waiting firstBackoff, then twice as long each
-// time up to maxBackoff, or what Retry-After asks for if that is no more
-// than maxRetryAfter.
+// Request limits. Retries and pacing are the shared policy's
+// (internal/retry): 429s, 5xxs and network errors are tried again, within
+// its attempts, backoff and Retry-After cap, for the calls that may be sent
+// twice (call.idempotent).
 const (
 	requestTimeout = 30 * time.Second
-	maxAttempts    = 4
-	firstBackoff   = 500 * time.Millisecond
-	maxBackoff     = 8 * time.Second
-	maxRetryAfter  = 30 * time.Second
 	maxBody        = 4 << 20
 	maxMessage     = 300
 )
@@ -53,24 +49,17 @@ type client struct {
 	auth   string // the Authorization header
 	http   *http.Client
 	logger hclog.Logger
-
-	attempts            int
-	backoff, maxBackoff time.Duration
-	maxRetryAfter       time.Duration
-	sleep               func(ctx context.Context, d time.Duration) error
+	// policy retries and paces every request; tests shorten its waits.
+	policy retry.Policy
 }
 
 func newClient(base *url.URL, token string, logger hclog.Logger) *client {
 	return &client{
-		base:          base,
-		auth:          authorization(token),
-		http:          &http.Client{Timeout: requestTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
-		logger:        logger,
-		attempts:      maxAttempts,
-		backoff:       firstBackoff,
-		maxBackoff:    maxBackoff,
-		maxRetryAfter: maxRetryAfter,
-		sleep:         sleepCtx,
+		base:   base,
+		auth:   authorization(token),
+		http:   &http.Client{Timeout: requestTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		logger: logger,
+		policy: retry.Default(),
 	}
 }
 
@@ -124,7 +113,7 @@ func (c *client) list(ctx context.Context, app string, minVersion uint64, scrub 
 	var out struct {
 		Secrets []appSecret `json:"secrets"`
 	}
-	if err := c.do(ctx, call{op: "list secrets", method: http.MethodGet, app: app, path: []string{"secrets"}, query: q}, scrub, &out); err != nil {
+	if err := c.do(ctx, call{op: "list secrets", api: "fly.secrets.list", idempotent: true, method: http.MethodGet, app: app, path: []string{"secrets"}, query: q}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return out.Secrets, nil
@@ -156,7 +145,9 @@ func (c *client) update(ctx context.Context, app string, set map[string]sensitiv
 	}
 	defer clear(body)
 	var out updated
-	if err := c.do(ctx, call{op: "update secrets", method: http.MethodPost, app: app, path: []string{"secrets"}, body: body}, scrub, &out); err != nil {
+	// The update states every value it sets: sending it twice leaves the
+	// app as sending it once does.
+	if err := c.do(ctx, call{op: "update secrets", api: "fly.secrets.update", idempotent: true, method: http.MethodPost, app: app, path: []string{"secrets"}, body: body}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -171,6 +162,8 @@ type APIError struct {
 	Status    int
 	Message   string
 	RequestID string // Fly's fly-request-id, for Fly's support
+
+	retryAfter time.Duration // what Fly's Retry-After asked for
 }
 
 func (e *APIError) Error() string {
@@ -200,68 +193,65 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// retryable reports whether a status may succeed if asked again.
-func retryable(status int) bool {
-	return status == http.StatusTooManyRequests || status >= 500 && status != http.StatusNotImplemented
-}
-
 // call is one request to the API.
 type call struct {
-	op     string // what is asked, for errors and logs: "list secrets", "update machine ID"
-	method string
-	app    string
-	path   []string // the segments after /v1/apps/{app}, unescaped
-	query  url.Values
-	body   []byte
-	nonce  string // a Machine lease's nonce, sent as fly-machine-lease-nonce
+	op  string // what is asked, for errors and logs: "list secrets", "update machine ID"
+	api string // the shared policy's name for it, for its limiter: "fly.machines.update"
+	// idempotent says the request may be sent again after a 5xx or a lost
+	// connection: it reads, or states its whole result. A request that is
+	// not (a Machine update restarts the Machine; a lease is granted once)
+	// is sent again only after a 429.
+	idempotent bool
+	method     string
+	app        string
+	path       []string // the segments after /v1/apps/{app}, unescaped
+	query      url.Values
+	body       []byte
+	nonce      string // a Machine lease's nonce, sent as fly-machine-lease-nonce
 }
 
-// do sends one request, retrying 429s, 5xxs and network errors within the
-// limits above, and decodes a 2xx answer into out. Every update is a
-// complete statement of what it sets (the secrets, or a Machine's whole
-// config), so sending it twice leaves the app as sending it once does; a
-// Machine update sent twice restarts the Machine twice.
+// do sends one request through the shared retry policy and decodes a 2xx
+// answer into out. Every attempt is logged (never a body); an error carries
+// Fly's message with every value of scrub taken out.
 func (c *client) do(ctx context.Context, r call, scrub []sensitive.Value, out any) error {
 	op, app := r.op, r.app
 	u := c.endpoint(app, r.path, r.query)
-	for attempt := 1; ; attempt++ {
+	attempt := 0
+	classify := func(err error) retry.Verdict {
+		var apiErr *APIError
+		switch {
+		case errors.As(err, &apiErr):
+			return retry.Verdict{Class: retry.HTTPStatus(apiErr.Status), RetryAfter: apiErr.retryAfter}
+		case errors.Is(err, errUndecodable):
+			return retry.Verdict{Class: retry.Permanent}
+		}
+		return retry.Verdict{Class: retry.Transient} // the network
+	}
+	err := c.policy.Do(ctx, retry.Call{API: r.api, Idempotent: r.idempotent}, classify, func(ctx context.Context) error {
+		attempt++
 		started := time.Now()
 		status, header, respBody, err := c.once(ctx, r.method, u, r.body, r.nonce)
+		defer clear(respBody)
 		c.logger.Debug("fly api", "op", op, "app", app, "attempt", attempt, "status", status, "took", time.Since(started).Round(time.Millisecond))
-		var wait time.Duration
 		switch {
-		case err != nil && ctx.Err() != nil:
-			return ctx.Err()
 		case err != nil:
-			if attempt >= c.attempts {
-				return fmt.Errorf("fly app %q: %s: %w (gave up after %d attempts)", app, op, err, attempt)
-			}
-			wait = c.backoffFor(attempt)
+			return fmt.Errorf("fly app %q: %s: %w", app, op, err)
 		case status >= 200 && status < 300:
-			defer clear(respBody)
 			if out != nil && json.Unmarshal(respBody, out) != nil {
-				return fmt.Errorf("fly app %q: %s: the answer (status %d, %d bytes) is not the JSON the API documents", app, op, status, len(respBody))
+				return fmt.Errorf("fly app %q: %s: the answer (status %d, %d bytes) is %w", app, op, status, len(respBody), errUndecodable)
 			}
 			return nil
-		default:
-			apiErr := &APIError{Op: op, App: app, Status: status, Message: scrubMessage(errorMessage(respBody), scrub), RequestID: header.Get("Fly-Request-Id")}
-			clear(respBody)
-			if !retryable(status) || attempt >= c.attempts {
-				return apiErr
-			}
-			var ok bool
-			if wait, ok = c.retryAfter(header); !ok {
-				wait = c.backoffFor(attempt)
-			} else if wait > c.maxRetryAfter {
-				return fmt.Errorf("%w (Fly asks to retry after %s; not waiting that long)", apiErr, wait)
-			}
 		}
-		c.logger.Debug("fly api: retrying", "op", op, "app", app, "wait", wait)
-		if err := c.sleep(ctx, wait); err != nil {
-			return err
-		}
+		return &APIError{Op: op, App: app, Status: status, Message: scrubMessage(errorMessage(respBody), scrub), RequestID: header.Get("Fly-Request-Id"), retryAfter: retry.RetryAfter(header, time.Now())}
+	})
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
 	}
+	return err
 }
+
+// errUndecodable: a 2xx answer that is not the JSON the API documents.
+var errUndecodable = errors.New("not the JSON the API documents")
 
 // once makes one HTTP exchange; a network error's text names the URL and
 // never a body.
@@ -307,43 +297,6 @@ func (c *client) endpoint(app string, path []string, query url.Values) *url.URL 
 	}
 	u.RawQuery = query.Encode()
 	return &u
-}
-
-// backoffFor is the wait before retry n (1-based): doubling from the first
-// backoff up to the cap, the upper half of it chosen at random so that
-// clients do not retry in step.
-func (c *client) backoffFor(n int) time.Duration {
-	d := c.backoff << (n - 1)
-	if d > c.maxBackoff || d <= 0 {
-		d = c.maxBackoff
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// retryAfter reads a Retry-After header: seconds or an HTTP date.
-func (c *client) retryAfter(h http.Header) (time.Duration, bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // errorMessage is the message field of Fly's error body, {"error": "..."}

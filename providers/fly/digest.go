@@ -1,6 +1,7 @@
 package fly
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -42,8 +43,23 @@ import (
 // documented one), with a warning, so drift there becomes unknown rather
 // than a false "drifted" on every plan.
 //
+// That documented form is old sample output: current Fly lists short hex
+// digests of an algorithm it has not published, which no hash rotplan knows
+// reproduces, so the rules above alone would leave every key unknown: plan
+// would never see drift, and every deliver would write and restart again.
+// So rotplan keeps plan stateless and keeps Fly's own word instead: when it
+// writes a key, it asks the secret's store to keep a record of the digest
+// Fly answered (WriteResult.Record; the store keeps it beside rotated-at),
+// and later compares the digest Fly lists with that record. The record is
+// recordOf: an HMAC-SHA256, keyed by the value written, of the app, the key
+// and Fly's digest, so it says nothing of the value to whoever may read the
+// store's metadata, and it matches only the value it was made with: a key
+// whose digest changed since rotplan wrote it, or whose store value changed
+// since, reads as holding another value. A digest in a form rotplan can
+// compute still decides first.
+//
 // These digests are computed in memory to compare with Fly's and are never
-// logged, kept or printed; the state keeps no fingerprint of Fly's.
+// logged or printed; what the store keeps is the keyed record above.
 
 // verdict is what comparing a digest with a value tells.
 type verdict int
@@ -128,14 +144,15 @@ func keys[K comparable, V any](m map[K]V) []K {
 
 // digests compares the digests one app's listing holds with values.
 type digests struct {
+	app   string
 	held  map[string]string // secret name → digest, lower case
 	forms map[form]bool     // forms proven for this listing
 }
 
 // newDigests reads a listing. known pairs secret names with the values
 // they should hold, to prove the listing's digest form from those that do.
-func newDigests(api string, listed []appSecret, known map[string][]sensitive.Value) *digests {
-	d := &digests{held: make(map[string]string, len(listed)), forms: learnedForms(api)}
+func newDigests(api, app string, listed []appSecret, known map[string][]sensitive.Value) *digests {
+	d := &digests{app: app, held: make(map[string]string, len(listed)), forms: learnedForms(api)}
 	for _, s := range listed {
 		d.held[s.Name] = strings.ToLower(strings.TrimSpace(s.Digest))
 	}
@@ -204,4 +221,43 @@ func isHex(s string) bool {
 		}
 	}
 	return true
+}
+
+// recordPrefix marks a record of this form, so a later form can be told
+// from it.
+const recordPrefix = "fly1:"
+
+// recordOf is what rotplan keeps in the secret's store for key in app once
+// Fly listed digest for it holding v: see the comment at the top of this
+// file.
+func recordOf(app, key, digest string, v sensitive.Value) string {
+	if digest == "" || v.IsEmpty() {
+		return ""
+	}
+	mac := hmac.New(sha256.New, v.Bytes())
+	mac.Write([]byte("rotplan fly digest\x00" + app + "\x00" + key + "\x00" + strings.ToLower(strings.TrimSpace(digest))))
+	return recordPrefix + hex.EncodeToString(mac.Sum(nil))[:32]
+}
+
+// byRecord tells what the secret called name holds, compared with v, by the
+// record rotplan kept when it last wrote it: unknown without a record.
+func (d *digests) byRecord(name string, v sensitive.Value, recorded string) verdict {
+	digest, ok := d.held[name]
+	switch {
+	case !ok:
+		return absent
+	case recorded == "" || v.IsEmpty() || !strings.HasPrefix(recorded, recordPrefix):
+		return unknown
+	case subtle.ConstantTimeCompare([]byte(recordOf(d.app, name, digest, v)), []byte(recorded)) == 1:
+		return matches
+	}
+	return differs
+}
+
+// judge is compare, then byRecord where compare cannot tell.
+func (d *digests) judge(name string, v sensitive.Value, recorded string) verdict {
+	if got := d.compare(name, v); got != unknown {
+		return got
+	}
+	return d.byRecord(name, v, recorded)
 }

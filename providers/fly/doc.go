@@ -28,10 +28,16 @@
 // printed by `fly tokens create` as "FlyV1 fm2_...") as "Authorization:
 // FlyV1 ...", any other token as "Bearer ..."; a scheme the token comes
 // with is dropped first. Requests carry a User-Agent (UserAgent) and a 30 s
-// timeout; 429s, 5xxs and network errors are retried, at most 4 attempts,
-// with doubling jittered backoff from 0.5 s up to 8 s or what Retry-After
-// asks for up to 30 s (a longer Retry-After fails at once). An update is a
-// complete statement of the values it sets, so sending it again is safe.
+// timeout, and go through the shared retry policy (internal/retry: at most
+// 4 attempts, doubling jittered backoff from 0.5 s up to 8 s or what
+// Retry-After asks for up to 30 s, a longer Retry-After failing at once;
+// pacing from the Machines API's documented rate limits). 429s are retried
+// for every request; 5xxs and network errors only for those that may be
+// sent twice: reads, a secrets update (a complete statement of the values
+// it sets), a lease refresh and release. A Machine update (it restarts the
+// Machine) and a new lease are not sent again after a 5xx: after an update
+// whose answer was lost rotplan looks at the Machine, and a new instance
+// means it took.
 //
 // # Batching
 //
@@ -58,16 +64,23 @@
 //     release-command nor a console Machine. Others (`fly machine run`) are
 //     left alone with a warning, as flyctl leaves them.
 //   - One Machine at a time (a rolling restart, so the app keeps serving):
-//     it takes the Machine's lease (ttl in the query, as fly-go asks, for
-//     the start timeout plus a minute), reads the Machine again if it
-//     changed since the listing, and sends its config back unchanged with
+//     it takes the Machine's lease for a minute (ttl in the query, as
+//     fly-go asks) and refreshes it while it is held, before each request
+//     once a third of it has passed and in the background during a long
+//     one, as flyctl's deploys do; an apply that dies frees the Machine
+//     within the minute. It reads the Machine again if it changed since
+//     the listing, and sends its config back unchanged with
 //     min_secrets_version set to the version the secrets update answered,
-//     under the lease's nonce.
+//     under the lease's nonce. A Machine whose instance is still the one
+//     rotplan's own update left, with a secrets version at least that one,
+//     has the config and the secrets asked for: it is not updated again.
 //   - A started (or starting) Machine restarts; rotplan waits until its new
-//     instance reports started (…/wait?instance_id=…&state=started, each
-//     request held by Fly up to 20 s), at most 5 minutes (flyctl's default
-//     --wait-timeout) and never past ctx. Between waits it looks at the
-//     Machine and gives up at once on one that failed or is gone.
+//     instance reports started (…/wait?version=…&instance_id=…&state=started,
+//     the instance named both ways: fly-go sends version= now, and older
+//     APIs took instance_id=; each request held by Fly up to 20 s), at most
+//     5 minutes (flyctl's default --wait-timeout) and never past ctx.
+//     Between waits it looks at the Machine and gives up at once on one
+//     that failed or is gone.
 //   - Any other Machine (stopped, suspended, created, failed) is updated
 //     with skip_launch, so it stays as it is and runs the new secrets when
 //     next started (by fly-proxy's autostart, say). flyctl also relaunches a
@@ -76,11 +89,14 @@
 //   - The lease is released afterwards, whatever happened (it expires by
 //     itself if that fails).
 //
-// The first Machine that does not start, or that cannot be leased (another
-// deploy holds it: 409) or updated, ends the deploy: the Machines after it
-// keep what they ran, and every item of that update fails with an error
-// saying the secrets are stored but not deployed, so apply rolls back (and
-// the Revert deploys the old values). The app's health checks are not
+// A Machine another deploy holds (409), or a 429 or 5xx, ends a pass
+// through the Machines; the deploy goes round again after the shared
+// policy's backoff, within its attempts, skipping the Machines it did. The
+// first Machine that does not start, or that cannot be updated, or a
+// deploy out of attempts, ends the deploy: the Machines after it keep what
+// they ran, and every item of that update fails with an error saying the
+// secrets are stored but not deployed, so apply rolls back (and the Revert
+// deploys the old values). The app's health checks are not
 // awaited: apply's own checks are the proof. An app with no Machines is
 // fine: the secrets wait for its first deploy.
 //
@@ -97,9 +113,18 @@
 // # Drift
 //
 // Observe compares the digest Fly lists for key with the store's current
-// value, without reading any value back: Fly documents the digest as the
-// MD5 of the value in hex; other forms are compared only once proven. A
-// missing key holds nothing; a digest that cannot be compared holds an
+// value, without reading any value back. Fly's documentation shows the
+// digest as the MD5 of the value in hex, but that is old sample output:
+// current Fly lists short hex digests of an algorithm it has not
+// published. So every Deliver and Revert returns, for each item, a record
+// of the digest Fly answered for key (WriteResult.Record), which apply
+// keeps in the secret's own store beside rotated-at (plan stays
+// stateless); Observe and the next write compare the digest Fly lists with
+// that record: the same digest holds the value recorded, another one (a
+// hand edit, or a store value rotplan did not deliver) holds other. The
+// record is keyed by the value (an HMAC), so it tells nothing of the value
+// to whoever may read the store's metadata. A missing key holds nothing; a
+// digest neither the documented form nor a record can tell about holds an
 // unknown value, with a warning in the log. digest.go says how, and from
 // which sources.
 //

@@ -73,7 +73,8 @@ func newTargetWithToken(t *testing.T, srv *fakefly.Server, token string, logs *l
 		t.Fatal(err)
 	}
 	ft := tgt.(*Target)
-	ft.client.backoff, ft.client.maxBackoff = time.Millisecond, 4*time.Millisecond
+	ft.client.policy.Base, ft.client.policy.Cap = time.Millisecond, 4*time.Millisecond
+	ft.client.policy.Limits = nil
 	return ft
 }
 
@@ -166,7 +167,7 @@ func holds(t *testing.T, srv *fakefly.Server, app string, want map[string]string
 }
 
 func TestObserveFake(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "current", "DATABASE_URL": "stale"})
 	srv.Seed("worker", map[string]string{jwtKey: "current"})
 	srv.Seed("empty", nil)
@@ -196,7 +197,7 @@ func TestObserveFake(t *testing.T) {
 }
 
 func TestObserveFakeErrors(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "current"})
 	tgt := newTarget(t, srv, nil)
 
@@ -281,7 +282,7 @@ func TestDigestDocumentedExamples(t *testing.T) {
 		"jklm":                        "9f1ff160c43185d5ecf784f371570801",
 	}
 	for value, digest := range examples {
-		d := newDigests("https://docs.example", []appSecret{{Name: "K", Digest: digest}}, nil)
+		d := newDigests("https://docs.example", "app", []appSecret{{Name: "K", Digest: digest}}, nil)
 		if got := d.compare("K", sensitive.New(value)); got != matches {
 			t.Errorf("documented digest of a value: %v, want matches", got)
 		}
@@ -354,7 +355,7 @@ func TestDeliverFakeOneRequestPerApp(t *testing.T) {
 }
 
 func TestDeliverFakeSkipsWhatIsInPlace(t *testing.T) {
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.Seed("api", map[string]string{jwtKey: "jwt-new", jwtPrev: "jwt-old", "DATABASE_URL": "dsn-old"})
 	tgt := newTarget(t, srv, nil)
 
@@ -465,7 +466,7 @@ func TestDeliverFakeBadItems(t *testing.T) {
 func TestRevertFake(t *testing.T) {
 	ctx := context.Background()
 	t.Run("after a dual-key deliver", func(t *testing.T) {
-		srv := fakefly.New(t)
+		srv := documentedFake(t)
 		srv.Seed("api", map[string]string{jwtKey: "old"})
 		tgt := newTarget(t, srv, nil)
 		if _, err := tgt.Deliver(ctx, providers.DeliverRequest{Items: []providers.WriteItem{
@@ -495,7 +496,7 @@ func TestRevertFake(t *testing.T) {
 		checkResults(t, resp, []result{{skipped: true}})
 	})
 	t.Run("previous_key holding something else stays", func(t *testing.T) {
-		srv := fakefly.New(t)
+		srv := documentedFake(t)
 		srv.Seed("api", map[string]string{jwtKey: "candidate", jwtPrev: "someone else's"})
 		tgt := newTarget(t, srv, nil)
 		resp, err := tgt.Revert(ctx, providers.RevertRequest{Items: []providers.WriteItem{
@@ -508,7 +509,7 @@ func TestRevertFake(t *testing.T) {
 		holds(t, srv, "api", map[string]string{jwtKey: "old", jwtPrev: "someone else's"})
 	})
 	t.Run("first rotation", func(t *testing.T) {
-		srv := fakefly.New(t)
+		srv := documentedFake(t)
 		srv.Seed("api", map[string]string{"MINE": "candidate", "THEIRS": "other"})
 		tgt := newTarget(t, srv, nil)
 		resp, err := tgt.Revert(ctx, providers.RevertRequest{Items: []providers.WriteItem{
@@ -625,8 +626,8 @@ func TestFakeHTTPErrors(t *testing.T) {
 		if !errors.As(err, &apiErr) || apiErr.Status != 500 || !strings.Contains(err.Error(), "internal error") {
 			t.Fatalf("err = %v, want the last 500 with Fly's message", err)
 		}
-		if c := srv.Calls("api"); c.Lists != maxAttempts || c.Writes != 0 {
-			t.Errorf("calls %+v, want %d lists and no write", c, maxAttempts)
+		if c := srv.Calls("api"); c.Lists != tgt.client.policy.Attempts || c.Writes != 0 {
+			t.Errorf("calls %+v, want %d lists and no write", c, tgt.client.policy.Attempts)
 		}
 	})
 	t.Run("Retry-After too long", func(t *testing.T) {
@@ -678,7 +679,7 @@ func TestFakeAuthorization(t *testing.T) {
 
 	// A deploy token as `fly tokens create deploy` prints it works
 	// against the fake, which wants the macaroon under FlyV1.
-	srv := fakefly.New(t)
+	srv := documentedFake(t)
 	srv.SetToken("fm2_deploytoken")
 	srv.Seed("api", map[string]string{jwtKey: "v"})
 	tgt := newTargetWithToken(t, srv, "FlyV1 fm2_deploytoken", nil)
@@ -758,7 +759,7 @@ func TestFakeCanary(t *testing.T) {
 	// The update itself fails with an echo, after a good list.
 	srv.Fail("api", fakefly.Failure{Status: 400, Message: "bad values", EchoValues: true, Writes: true})
 	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))
-	for i := 0; i < maxAttempts; i++ {
+	for i := 0; i < tgt.client.policy.Attempts; i++ {
 		srv.Fail("api", fakefly.Failure{Status: 502, Message: "upstream", EchoValues: true, Writes: true})
 	}
 	record(tgt.Deliver(ctx, providers.DeliverRequest{Items: items}))
@@ -841,4 +842,13 @@ func TestScrubMessage(t *testing.T) {
 	if got := scrubMessage(long, values); len(got) > maxMessage+len("…") || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
 		t.Errorf("a long message is cut to %d bytes (valid UTF-8: %v)", len(got), utf8.ValidString(got))
 	}
+}
+
+// documentedFake is a fake that lists digests in the form Fly's
+// documentation shows (MD5), for the tests of how rotplan reads that form;
+// a new fake lists opaque digests, as current Fly does.
+func documentedFake(t *testing.T) *fakefly.Server {
+	srv := fakefly.New(t)
+	srv.SetDigest(fakefly.MD5Digest)
+	return srv
 }

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/rotplan/rotplan/internal/retry"
 	"github.com/rotplan/rotplan/internal/sensitive"
 )
 
@@ -22,10 +24,16 @@ import (
 //	GET    /v1/apps/{app}/machines                         → [{"id","state","region","instance_id","config":{...}},...]
 //	GET    /v1/apps/{app}/machines/{id}                    → the Machine
 //	POST   /v1/apps/{app}/machines/{id}/lease?ttl=N        → {"status":"success","data":{"nonce","version",...}}
+//	       (with header fly-machine-lease-nonce: a refresh of that lease, fly-go's RefreshLease)
 //	POST   /v1/apps/{app}/machines/{id}                    {"config":{...whole...},"region","skip_launch","min_secrets_version":N}
 //	       (header fly-machine-lease-nonce)                → the Machine, with its new instance_id
-//	GET    /v1/apps/{app}/machines/{id}/wait?instance_id=I&state=started&timeout=S → 200, or 408 after S seconds
+//	GET    /v1/apps/{app}/machines/{id}/wait?version=I&instance_id=I&state=started&timeout=S → 200, or 408 after S seconds
 //	DELETE /v1/apps/{app}/machines/{id}/lease (header fly-machine-lease-nonce)
+//
+// The wait names the instance as fly-go does since its Wait options
+// (flaps/flaps_machines_wait.go, fly-go commit 0bcb397, March 2026):
+// "version"; rotplan sends instance_id too, with the same value, for an
+// API that predates it.
 //
 // This is what flyctl's `fly secrets set` does after storing the secrets
 // (internal/command/secrets: DeploySecrets, a restart-only deploy): for
@@ -36,11 +44,15 @@ import (
 // Deploy limits. A launched Machine must report started within
 // startTimeout (flyctl's default --wait-timeout); each wait request asks
 // the API to hold it at most maxWaitRequest, under the client's request
-// timeout. A lease lasts long enough for one Machine's update and wait.
+// timeout. A lease is taken for leaseTTL and refreshed while it is held
+// (flyctl's deploys take 13 s leases and refresh them in the background,
+// internal/machine/leasable_machine.go), so an apply that dies frees the
+// Machine within leaseTTL rather than holding it for the whole start
+// timeout.
 const (
 	startTimeout   = 5 * time.Minute
 	maxWaitRequest = 20 * time.Second
-	leaseSlack     = time.Minute
+	leaseTTL       = 60 * time.Second
 	releaseTimeout = 10 * time.Second
 )
 
@@ -127,7 +139,7 @@ func (m *machine) running() bool {
 
 func (c *client) listMachines(ctx context.Context, app string, scrub []sensitive.Value) ([]machine, error) {
 	var out []machine
-	if err := c.do(ctx, call{op: "list machines", method: http.MethodGet, app: app, path: []string{"machines"}}, scrub, &out); err != nil {
+	if err := c.do(ctx, call{op: "list machines", api: "fly.machines.list", idempotent: true, method: http.MethodGet, app: app, path: []string{"machines"}}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -135,7 +147,7 @@ func (c *client) listMachines(ctx context.Context, app string, scrub []sensitive
 
 func (c *client) getMachine(ctx context.Context, app, id string, scrub []sensitive.Value) (*machine, error) {
 	var out machine
-	if err := c.do(ctx, call{op: "get machine " + id, method: http.MethodGet, app: app, path: []string{"machines", id}}, scrub, &out); err != nil {
+	if err := c.do(ctx, call{op: "get machine " + id, api: "fly.machines.get", idempotent: true, method: http.MethodGet, app: app, path: []string{"machines", id}}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -160,7 +172,9 @@ func (c *client) acquireLease(ctx context.Context, app, id string, ttl time.Dura
 		} `json:"data"`
 	}
 	q := url.Values{"ttl": {strconv.Itoa(int(ttl.Seconds()))}}
-	if err := c.do(ctx, call{op: op, method: http.MethodPost, app: app, path: []string{"machines", id, "lease"}, query: q}, scrub, &out); err != nil {
+	// Not sent again after a 5xx: a lease granted whose answer was lost
+	// is held until it expires, and asking again would meet it as a 409.
+	if err := c.do(ctx, call{op: op, api: "fly.machines.lease", method: http.MethodPost, app: app, path: []string{"machines", id, "lease"}, query: q}, scrub, &out); err != nil {
 		return nil, err
 	}
 	if out.Status != "success" || out.Data == nil || out.Data.Nonce == "" {
@@ -169,8 +183,30 @@ func (c *client) acquireLease(ctx context.Context, app, id string, ttl time.Dura
 	return &lease{nonce: out.Data.Nonce, version: out.Data.Version}, nil
 }
 
+// refreshLease extends the lease with this nonce by ttl from now, as
+// fly-go's RefreshLease does (the same endpoint, with the nonce header). A
+// lease that lapsed in between comes back with another nonce, or not at
+// all: the Machine may have changed hands, and that is an error.
+func (c *client) refreshLease(ctx context.Context, app, id, nonce string, ttl time.Duration, scrub []sensitive.Value) error {
+	op := "refresh lease of machine " + id
+	var out struct {
+		Status string `json:"status"`
+		Data   *struct {
+			Nonce string `json:"nonce"`
+		} `json:"data"`
+	}
+	q := url.Values{"ttl": {strconv.Itoa(int(ttl.Seconds()))}}
+	if err := c.do(ctx, call{op: op, api: "fly.machines.lease", idempotent: true, method: http.MethodPost, app: app, path: []string{"machines", id, "lease"}, query: q, nonce: nonce}, scrub, &out); err != nil {
+		return err
+	}
+	if out.Status != "success" || out.Data == nil || out.Data.Nonce != nonce {
+		return fmt.Errorf("fly app %q: %s: the lease lapsed and was not renewed", app, op)
+	}
+	return nil
+}
+
 func (c *client) releaseLease(ctx context.Context, app, id, nonce string, scrub []sensitive.Value) error {
-	return c.do(ctx, call{op: "release lease of machine " + id, method: http.MethodDelete, app: app, path: []string{"machines", id, "lease"}, nonce: nonce}, scrub, nil)
+	return c.do(ctx, call{op: "release lease of machine " + id, api: "fly.machines.release", idempotent: true, method: http.MethodDelete, app: app, path: []string{"machines", id, "lease"}, nonce: nonce}, scrub, nil)
 }
 
 // updateMachine sends the Machine's config back unchanged, asking for the
@@ -187,8 +223,11 @@ func (c *client) updateMachine(ctx context.Context, app string, m *machine, nonc
 	if err != nil {
 		return nil, fmt.Errorf("fly app %q: machine %s: its config is not JSON", app, m.ID)
 	}
+	// Not idempotent: each update restarts the Machine. It is sent again
+	// only after a 429; after a 5xx or a lost answer the caller looks
+	// whether it took.
 	var out machine
-	if err := c.do(ctx, call{op: "update machine " + m.ID, method: http.MethodPost, app: app, path: []string{"machines", m.ID}, body: body, nonce: nonce}, scrub, &out); err != nil {
+	if err := c.do(ctx, call{op: "update machine " + m.ID, api: "fly.machines.update", method: http.MethodPost, app: app, path: []string{"machines", m.ID}, body: body, nonce: nonce}, scrub, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -199,14 +238,43 @@ func (c *client) updateMachine(ctx context.Context, app string, m *machine, nonc
 func (c *client) waitStarted(ctx context.Context, app, id, instance string, timeout time.Duration, scrub []sensitive.Value) error {
 	q := url.Values{"state": {"started"}, "timeout": {strconv.Itoa(max(1, int(timeout.Seconds())))}}
 	if instance != "" {
+		q.Set("version", instance)
 		q.Set("instance_id", instance)
 	}
-	return c.do(ctx, call{op: "wait for machine " + id, method: http.MethodGet, app: app, path: []string{"machines", id, "wait"}, query: q}, scrub, nil)
+	return c.do(ctx, call{op: "wait for machine " + id, api: "fly.machines.wait", idempotent: true, method: http.MethodGet, app: app, path: []string{"machines", id, "wait"}, query: q}, scrub, nil)
 }
 
 // deployResult counts what a deploy did.
 type deployResult struct {
-	restarted, staged, ignored int
+	restarted, staged, ignored, unchanged int
+}
+
+// deployed remembers, for each Machine (by API base URL, app and ID), the
+// instance rotplan's own update left it at and the secrets version that
+// update gave it. A Machine still at that instance has the config it had
+// then and runs at least those secrets: a deploy of a version no newer
+// skips it rather than restart it again.
+var deployed = struct {
+	sync.Mutex
+	m map[[3]string]deployedAt
+}{m: map[[3]string]deployedAt{}}
+
+type deployedAt struct {
+	instance string
+	version  uint64
+}
+
+func (t *Target) upToDate(app string, m *machine, version uint64) bool {
+	deployed.Lock()
+	defer deployed.Unlock()
+	d, ok := deployed.m[[3]string{t.api, app, m.ID}]
+	return ok && m.is(d.instance) && d.version >= version
+}
+
+func (t *Target) sawDeploy(app, id, instance string, version uint64) {
+	deployed.Lock()
+	defer deployed.Unlock()
+	deployed.m[[3]string{t.api, app, id}] = deployedAt{instance: instance, version: version}
 }
 
 // deploy makes the app's Machines take its secrets as of version, the way
@@ -214,9 +282,35 @@ type deployResult struct {
 // time (a rolling restart, so the app keeps serving), each under a lease
 // so no other deploy changes it meanwhile. A running Machine is restarted
 // and must report started before the next one is touched; a stopped one
-// is updated without launching it. The first Machine that fails ends the
-// deploy with its error; the Machines after it keep what they ran.
+// is updated without launching it; one whose config and secrets version
+// are what rotplan's own update left them at is not updated at all.
+//
+// A Machine another deploy holds (its lease is a 409), or a failure the
+// service may not repeat (429, 5xx), ends this pass: the deploy starts
+// again after the shared policy's backoff, within its attempts, and the
+// Machines already done are skipped. Any other failure ends the deploy
+// with its error; the Machines after it keep what they ran.
 func (t *Target) deploy(ctx context.Context, app string, version uint64, scrub []sensitive.Value) (deployResult, error) {
+	var res deployResult
+	for pass := 1; ; pass++ {
+		r, err := t.deployPass(ctx, app, version, scrub)
+		res.restarted += r.restarted
+		res.staged += r.staged
+		res.ignored, res.unchanged = r.ignored, r.unchanged
+		var apiErr *APIError
+		again := errors.As(err, &apiErr) && (apiErr.Status == http.StatusConflict || retry.HTTPStatus(apiErr.Status) != retry.Permanent)
+		if err == nil || !again || pass >= t.client.policy.Attempts || ctx.Err() != nil {
+			return res, err
+		}
+		t.logger.Info("fly: deploy stopped at a Machine; trying the rest again", "app", app, "error", err)
+		if err := t.client.policy.Pause(ctx, t.client.policy.Backoff(pass)); err != nil {
+			return res, err
+		}
+	}
+}
+
+// deployPass goes once through the app's Machines.
+func (t *Target) deployPass(ctx context.Context, app string, version uint64, scrub []sensitive.Value) (deployResult, error) {
 	var res deployResult
 	listed, err := t.client.listMachines(ctx, app, scrub)
 	if err != nil {
@@ -228,6 +322,8 @@ func (t *Target) deploy(ctx context.Context, app string, version uint64, scrub [
 		case !m.active():
 		case !m.deployed():
 			res.ignored++
+		case t.upToDate(app, &m, version):
+			res.unchanged++
 		default:
 			todo = append(todo, m)
 		}
@@ -249,14 +345,17 @@ func (t *Target) deploy(ctx context.Context, app string, version uint64, scrub [
 	return res, nil
 }
 
-// deployMachine updates one Machine under a lease and, if it was running,
-// waits for it to start again. It reports whether it restarted it.
+// deployMachine updates one Machine under a lease, which is refreshed while
+// it is held, and, if it was running, waits for it to start again. It
+// reports whether it restarted it.
 func (t *Target) deployMachine(ctx context.Context, app string, m *machine, version uint64, scrub []sensitive.Value) (bool, error) {
-	l, err := t.client.acquireLease(ctx, app, m.ID, t.startTimeout+leaseSlack, scrub)
+	l, err := t.client.acquireLease(ctx, app, m.ID, leaseTTL, scrub)
 	if err != nil {
 		return false, err
 	}
+	k := t.keep(ctx, app, m.ID, l.nonce, scrub)
 	defer func() {
+		k.stop()
 		// Released even when ctx is done, briefly; otherwise it expires.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 		defer cancel()
@@ -270,27 +369,108 @@ func (t *Target) deployMachine(ctx context.Context, app string, m *machine, vers
 		if m, err = t.client.getMachine(ctx, app, m.ID, scrub); err != nil {
 			return false, err
 		}
+		if t.upToDate(app, m, version) {
+			return false, nil
+		}
 	}
 	if !m.hasConfig() {
 		return false, fmt.Errorf("fly app %q: machine %s: Fly cannot read its config (host_status %q), so it cannot be updated; run apply again when its host is back", app, m.ID, cut(m.HostStatus))
 	}
 	launch := m.running()
-	updated, err := t.client.updateMachine(ctx, app, m, l.nonce, !launch, version, scrub)
-	if err != nil {
+	if err := k.keep(ctx); err != nil {
 		return false, err
 	}
-	t.logger.Debug("fly: machine updated", "app", app, "machine", m.ID, "launched", launch, "min_secrets_version", version)
-	if !launch {
-		return false, nil
+	updated, err := t.client.updateMachine(ctx, app, m, l.nonce, !launch, version, scrub)
+	if err != nil {
+		// A 5xx or a lost answer: the update may have taken. The Machine
+		// says: a new instance means it did.
+		got, gerr := t.client.getMachine(ctx, app, m.ID, scrub)
+		var apiErr *APIError
+		if gerr != nil || got.is(m.current()) || errors.As(err, &apiErr) && retry.HTTPStatus(apiErr.Status) == retry.Permanent {
+			return false, err
+		}
+		t.logger.Info("fly: the answer to a Machine update was lost, but the Machine took it", "app", app, "machine", m.ID)
+		updated = got
 	}
-	return true, t.waitStarted(ctx, app, m.ID, updated.current(), scrub)
+	t.logger.Debug("fly: machine updated", "app", app, "machine", m.ID, "launched", launch, "min_secrets_version", version)
+	if launch {
+		if err := t.waitStarted(ctx, app, m.ID, updated.current(), k, scrub); err != nil {
+			return true, err
+		}
+	}
+	t.sawDeploy(app, m.ID, updated.current(), version)
+	return launch, nil
+}
+
+// leaseKeeper refreshes one Machine lease: before each request rotplan makes
+// under it, once a third of its time has passed (by the target's clock),
+// and in the background at that pace while a request is in flight.
+type leaseKeeper struct {
+	t         *Target
+	app, id   string
+	nonce     string
+	scrub     []sensitive.Value
+	cancel    context.CancelFunc
+	done      chan struct{}
+	mu        sync.Mutex
+	refreshed time.Time
+	err       error
+}
+
+// keep starts keeping the lease taken just now.
+func (t *Target) keep(ctx context.Context, app, id, nonce string, scrub []sensitive.Value) *leaseKeeper {
+	k := &leaseKeeper{t: t, app: app, id: id, nonce: nonce, scrub: scrub, refreshed: t.now(), done: make(chan struct{})}
+	bg, cancel := context.WithCancel(ctx)
+	k.cancel = cancel
+	go func() {
+		defer close(k.done)
+		for {
+			timer := time.NewTimer(leaseTTL / 3)
+			select {
+			case <-bg.Done():
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
+			if err := k.keep(bg); err != nil && bg.Err() == nil {
+				t.logger.Warn("fly: could not refresh a Machine lease", "app", app, "machine", id, "error", err)
+			}
+		}
+	}()
+	return k
+}
+
+// keep refreshes the lease if a third of its time has passed, and reports
+// a lease that could not be kept.
+func (k *leaseKeeper) keep(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.err != nil {
+		return k.err
+	}
+	if k.t.now().Sub(k.refreshed) < leaseTTL/3 {
+		return nil
+	}
+	if err := k.t.client.refreshLease(ctx, k.app, k.id, k.nonce, leaseTTL, k.scrub); err != nil {
+		if ctx.Err() == nil {
+			k.err = err
+		}
+		return err
+	}
+	k.refreshed = k.t.now()
+	return nil
+}
+
+func (k *leaseKeeper) stop() {
+	k.cancel()
+	<-k.done
 }
 
 // waitStarted waits until the Machine's new instance reports started, at
-// most startTimeout and never past ctx. Between waits that time out it
-// looks at the Machine, and gives up at once on one that failed or is
-// gone.
-func (t *Target) waitStarted(ctx context.Context, app, id, instance string, scrub []sensitive.Value) error {
+// most startTimeout and never past ctx, keeping the lease as it goes.
+// Between waits that time out it looks at the Machine, and gives up at
+// once on one that failed or is gone.
+func (t *Target) waitStarted(ctx context.Context, app, id, instance string, k *leaseKeeper, scrub []sensitive.Value) error {
 	deadline := time.Now().Add(t.startTimeout)
 	byCtx := false
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -304,6 +484,9 @@ func (t *Target) waitStarted(ctx context.Context, app, id, instance string, scru
 			return fmt.Errorf("fly app %q: machine %s had not started (state %q) when apply's time ran out: %w", app, id, cut(state), context.DeadlineExceeded)
 		case left <= 0:
 			return fmt.Errorf("fly app %q: machine %s did not start within %s (state %q); see `fly logs -a %s -i %s`", app, id, t.startTimeout, cut(state), app, id)
+		}
+		if err := k.keep(ctx); err != nil {
+			return err
 		}
 		err := t.client.waitStarted(ctx, app, id, instance, min(left, maxWaitRequest), scrub)
 		var apiErr *APIError
@@ -324,7 +507,7 @@ func (t *Target) waitStarted(ctx context.Context, app, id, instance string, scru
 		case instance != "" && !got.is(instance):
 			return fmt.Errorf("fly app %q: machine %s was updated by someone else while rotplan waited for it to start", app, id)
 		}
-		if err := t.client.sleep(ctx, t.client.backoffFor(round)); err != nil {
+		if err := t.client.policy.Pause(ctx, t.client.policy.Backoff(round)); err != nil {
 			return err
 		}
 	}

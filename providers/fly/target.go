@@ -26,6 +26,8 @@ type Target struct {
 
 	// startTimeout bounds the wait for each restarted Machine.
 	startTimeout time.Duration
+	// now tells when a lease was last refreshed; tests set the fake's clock.
+	now func() time.Time
 }
 
 var _ providers.Target = (*Target)(nil)
@@ -55,7 +57,7 @@ func New(s providers.Settings) (*Target, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Target{api: api, token: sensitive.New(token), client: newClient(base, token, logger), logger: logger, startTimeout: startTimeout}, nil
+	return &Target{api: api, token: sensitive.New(token), client: newClient(base, token, logger), logger: logger, startTimeout: startTimeout, now: time.Now}, nil
 }
 
 // Locate reads a decoded target "fly" block: the app, the key of the
@@ -82,8 +84,9 @@ func Locate(config cty.Value) (app, key, previousKey string, err error) {
 
 // Observe reports whether each item's app holds the store's current value
 // under key, listing each app's secrets once. A missing key holds nothing;
-// otherwise Fly's digest is compared with the current value (see
-// digest.go), and a digest rotplan cannot compare holds an unknown value.
+// otherwise Fly's digest is compared with the current value, or else with
+// the record rotplan kept in the store when it wrote the key (see
+// digest.go), and a digest neither tells about holds an unknown value.
 // With no current value (a secret about to be created), a key that is
 // there holds other.
 func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
@@ -113,7 +116,8 @@ func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*pr
 		}
 		unknowns := 0
 		for _, l := range group {
-			switch d.compare(l.key, req.Items[l.index].Current) {
+			it := req.Items[l.index]
+			switch d.judge(l.key, it.Current, it.Recorded) {
 			case absent:
 				resp.Results[l.index].Holds = providers.HoldsNothing
 			case matches:
@@ -139,7 +143,7 @@ func (t *Target) list(ctx context.Context, app string, known map[string][]sensit
 	if err != nil {
 		return nil, err
 	}
-	return newDigests(t.api, listed, known), nil
+	return newDigests(t.api, app, listed, known), nil
 }
 
 // versions holds the secrets version of each app (by API base URL) after

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -30,11 +31,11 @@ var _ providers.TargetWriter = (*Target)(nil)
 // (see the package documentation), unless deploy = false; an item fails
 // if they do not all start again, so apply rolls back.
 func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
-	return t.write(ctx, req.Items, func(item providers.WriteItem, key, previousKey string, _ *digests) ([]edit, error) {
+	return t.write(ctx, req.Items, recordKey, func(item providers.WriteItem, key, previousKey string, _ *digests) ([]edit, error) {
 		if item.Value.IsEmpty() {
 			return nil, errors.New("no value to deliver")
 		}
-		edits := []edit{{key: key, value: item.Value}}
+		edits := []edit{{key: key, value: item.Value, recorded: item.Recorded}}
 		if previousKey != "" && !item.Previous.IsEmpty() && !item.Previous.Equal(item.Value) {
 			edits = append(edits, edit{key: previousKey, value: item.Previous})
 		}
@@ -61,11 +62,11 @@ func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*pr
 //
 // An item whose app already looks like that is Skipped.
 func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*providers.WriteResponse, error) {
-	return t.write(ctx, req.Items, func(item providers.WriteItem, key, previousKey string, d *digests) ([]edit, error) {
+	return t.write(ctx, req.Items, recordKey, func(item providers.WriteItem, key, previousKey string, d *digests) ([]edit, error) {
 		var edits []edit
 		switch {
 		case !item.Value.IsEmpty():
-			edits = append(edits, edit{key: key, value: item.Value})
+			edits = append(edits, edit{key: key, value: item.Value, recorded: item.Recorded})
 		case item.Previous.IsEmpty():
 			return nil, errors.New("nothing to revert to: neither the old value nor the failed one was given")
 		default:
@@ -88,7 +89,7 @@ func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*prov
 // no previous_key, or whose app has no such secret, is Skipped. All of an
 // app's items go in one update.
 func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*providers.WriteResponse, error) {
-	return t.write(ctx, req.Items, func(_ providers.WriteItem, _, previousKey string, _ *digests) ([]edit, error) {
+	return t.write(ctx, req.Items, keepRecord, func(_ providers.WriteItem, _, previousKey string, _ *digests) ([]edit, error) {
 		if previousKey == "" {
 			return nil, nil
 		}
@@ -97,10 +98,13 @@ func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*prov
 }
 
 // edit is one change an item asks of its app: key set to value, or unset.
+// recorded is the store's record of the key, to tell whether value is in
+// place where Fly's digest alone cannot.
 type edit struct {
-	key   string
-	value sensitive.Value
-	unset bool
+	key      string
+	value    sensitive.Value
+	unset    bool
+	recorded string
 }
 
 // inPlace reports whether the app already reflects e.
@@ -108,8 +112,20 @@ func (d *digests) inPlace(e edit) bool {
 	if e.unset {
 		return !d.has(e.key)
 	}
-	return d.compare(e.key, e.value) == matches
+	return d.judge(e.key, e.value, e.recorded) == matches
 }
+
+// recording says whether a write asks the store to record what key holds
+// afterwards.
+type recording int
+
+const (
+	// recordKey: key holds the item's Value afterwards (Deliver, Revert):
+	// record Fly's digest of it.
+	recordKey recording = iota
+	// keepRecord: key is not written (Retire): the record stays as it is.
+	keepRecord
+)
 
 // wantFunc returns every edit that makes one item's app hold what a call
 // asks, given the app's digests; write drops those already in place.
@@ -123,7 +139,7 @@ type wantFunc func(item providers.WriteItem, key, previousKey string, d *digests
 // every item written asked for deploy = false; a deploy that fails fails
 // every item of that update. Once ctx is done, the items of the apps not
 // yet written fail with its error.
-func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wantFunc) (*providers.WriteResponse, error) {
+func (t *Target) write(ctx context.Context, items []providers.WriteItem, rec recording, want wantFunc) (*providers.WriteResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -227,7 +243,25 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 			writing = append(writing, l.index)
 			deploy = deploy || deploys[l.index]
 		}
+		// What each item's key holds afterwards, recorded in its store.
+		// A key written now gets the digest Fly answers with.
+		recordAll := func(answered []appSecret) {
+			if rec != recordKey {
+				return
+			}
+			digest := maps.Clone(d.held)
+			for _, s := range answered {
+				digest[s.Name] = s.Digest
+			}
+			for _, l := range group {
+				it := items[l.index]
+				if resp.Results[l.index].Err == nil && !it.Value.IsEmpty() && digest[l.key] != "" && !slices.Contains(unset, l.key) {
+					resp.Results[l.index].Record = recordOf(app, l.key, digest[l.key], it.Value)
+				}
+			}
+		}
 		if len(writing) == 0 {
+			recordAll(nil)
 			continue
 		}
 		up, err := t.client.update(ctx, app, set, unset, scrub)
@@ -239,6 +273,7 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, want wa
 		}
 		sawVersion(t.api, app, up.Version)
 		t.checkDigests(app, set, up.Secrets)
+		recordAll(up.Secrets)
 		slices.Sort(unset)
 		t.logger.Info("fly: updated app secrets", "app", app, "set", sortedKeys(set), "unset", unset, "version", up.Version)
 

@@ -203,6 +203,26 @@ func (f *File) RetirePrevious(name string) error {
 	return nil
 }
 
+// RecordTargets sets the records of the named targets of secret name,
+// leaving the others; nothing changes for a secret with no entry.
+func (f *File) RecordTargets(name string, records map[string]string) error {
+	e := f.doc.Secrets[name]
+	if e == nil {
+		return nil
+	}
+	for target, rec := range records {
+		if e.Targets[target] == rec {
+			continue
+		}
+		if e.Targets == nil {
+			e.Targets = map[string]string{}
+		}
+		e.Targets[target] = rec
+		f.changed = true
+	}
+	return nil
+}
+
 // Save writes the file atomically: a temporary file in the same directory,
 // synced, renamed over the target, then the directory synced. A reader sees
 // the old file or the new one, never part of either. The file keeps its

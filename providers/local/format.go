@@ -29,6 +29,9 @@ type entry[V any] struct {
 	Pending   *V     `json:"pending,omitempty"`
 	Previous  *V     `json:"previous,omitempty"`
 	RotatedAt string `json:"rotated_at,omitempty"`
+	// Targets holds what the secret's targets asked to record when they
+	// were written (a Fly digest), by target address; never a value.
+	Targets map[string]string `json:"targets,omitempty"`
 }
 
 // version is one version with its value, as written. Failed is set only on

@@ -124,6 +124,7 @@ func (e *entry[V]) stored() (*providers.StoredSecret, error) {
 	if out.Current == nil && out.Pending == nil && out.Previous == nil {
 		return nil, nil
 	}
+	out.Records = e.Targets
 	return &out, nil
 }
 

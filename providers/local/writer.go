@@ -113,6 +113,19 @@ func (s *Store) RetirePrevious(ctx context.Context, req providers.RetirePrevious
 	return &providers.RetirePreviousResponse{}, nil
 }
 
+// RecordTargets keeps what the secret's targets asked to record (a Fly
+// digest) in its entry, under the file's lock; a secret with no entry has
+// nothing to record against.
+func (s *Store) RecordTargets(ctx context.Context, req providers.RecordTargetsRequest) (*providers.RecordTargetsResponse, error) {
+	err := s.update(ctx, req.Secret, func(f *File, key string) error {
+		return f.RecordTargets(key, req.Records)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.RecordTargetsResponse{}, nil
+}
+
 // update locates ref and runs fn on its file under the file's lock, with the
 // name of its entry there.
 func (s *Store) update(ctx context.Context, ref providers.SecretRef, fn func(f *File, key string) error) error {

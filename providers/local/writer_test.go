@@ -533,3 +533,54 @@ func TestStoreWriterMarkFailedLeavesForeignPending(t *testing.T) {
 		t.Errorf("the file changed")
 	}
 }
+
+// A target's record (a Fly digest) is kept in the secret's entry, read back
+// by Inspect for plan and the next write, and survives the secret's
+// rotations; recording what is already there writes nothing.
+func TestStoreRecordsTargets(t *testing.T) {
+	dir := t.TempDir()
+	s := &Store{dir: dir}
+	ctx := context.Background()
+	path := filepath.Join(dir, DefaultPath)
+	record := func(recs map[string]string) {
+		t.Helper()
+		if _, err := s.RecordTargets(ctx, providers.RecordTargetsRequest{Secret: dbRef, Records: recs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inspect := func() map[string]string {
+		t.Helper()
+		resp, err := s.Inspect(ctx, providers.InspectRequest{Secrets: []providers.SecretRef{dbRef}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := resp.Secrets["db"]; st != nil {
+			return st.Records
+		}
+		return nil
+	}
+
+	record(map[string]string{"target.fly.api": "fly1:aa"}) // no entry yet: nothing to keep
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("recording for a secret the store does not hold wrote the file: %v", err)
+	}
+	for _, op := range []storeOp{wPut("val-one"), wStage("val-two", "r1")} {
+		if err := op(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(map[string]string{"target.fly.api": "fly1:aa", "target.fly.web": "fly1:bb"})
+	record(map[string]string{"target.fly.api": "fly1:cc"})
+	if err := wPromote("r1")(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	got := inspect()
+	if got["target.fly.api"] != "fly1:cc" || got["target.fly.web"] != "fly1:bb" || len(got) != 2 {
+		t.Errorf("records after the rotation: %v", got)
+	}
+	before, _ := os.ReadFile(path)
+	record(map[string]string{"target.fly.api": "fly1:cc"})
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("recording what is already there rewrote the file")
+	}
+}

@@ -3,6 +3,10 @@ package onepassword
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -49,8 +53,12 @@ const MaxBatch = 50
 type Connect func(ctx context.Context, token string) (API, error)
 
 // connectSDK creates the real SDK client. Loading its WASM core takes about
-// two seconds, which is why it happens lazily and once.
+// two seconds, which is why it happens lazily and once, and why the token's
+// form is checked first: a token that cannot be one fails at once.
 func connectSDK(ctx context.Context, token string) (API, error) {
+	if err := checkToken(token); err != nil {
+		return nil, err
+	}
 	c, err := op.NewClient(ctx,
 		op.WithServiceAccountToken(token),
 		op.WithIntegrationInfo(IntegrationName, IntegrationVersion),
@@ -59,6 +67,43 @@ func connectSDK(ctx context.Context, token string) (API, error) {
 		return nil, err
 	}
 	return sdkAPI{c}, nil
+}
+
+// ErrBadToken: the service account token is not in the form 1Password
+// issues them.
+var ErrBadToken = errors.New("this is not a 1Password service account token")
+
+// checkToken checks the form of a service account token without sending it
+// anywhere: 1Password issues them as "ops_" and the base64 of a JSON object
+// that names, among others, the account's sign-in address (signInAddress),
+// the service account's email and its secret key; `op` and the SDKs read
+// them so. Errors never quote the token.
+func checkToken(token string) error {
+	const hint = `: create one in 1Password (Developer > Service accounts) and set it in the provider "onepassword" block's service_account_token, normally from OP_SERVICE_ACCOUNT_TOKEN; it starts with "ops_"`
+	rest, ok := strings.CutPrefix(strings.TrimSpace(token), "ops_")
+	if !ok {
+		return fmt.Errorf("%w: it does not start with ops_%s", ErrBadToken, hint)
+	}
+	var raw []byte
+	var err error
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+		if raw, err = enc.DecodeString(rest); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: what follows ops_ is not base64%s", ErrBadToken, hint)
+	}
+	var fields struct {
+		SignInAddress string `json:"signInAddress"`
+		Email         string `json:"email"`
+		SecretKey     string `json:"secretKey"`
+	}
+	defer clear(raw)
+	if json.Unmarshal(raw, &fields) != nil || fields.SignInAddress == "" || fields.Email == "" || fields.SecretKey == "" {
+		return fmt.Errorf("%w: it does not hold the account, email and secret key a service account token does (was it cut short?)%s", ErrBadToken, hint)
+	}
+	return nil
 }
 
 // sdkAPI adapts *op.Client to API, one SDK call per method.
@@ -134,13 +179,13 @@ type session struct {
 
 // listVaults returns the vaults, listing them once per process unless
 // refresh asks again (a vault was not found in the list held).
-func (s *session) listVaults(ctx context.Context, refresh bool) ([]op.VaultOverview, error) {
+func (s *session) listVaults(ctx context.Context, api API, refresh bool) ([]op.VaultOverview, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.vaults != nil && !refresh {
 		return s.vaults, nil
 	}
-	vaults, err := s.api.ListVaults(ctx)
+	vaults, err := api.ListVaults(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -40,10 +40,27 @@
 //
 // # Calls, under 1Password's rate limits
 //
-// 1Password limits a service account token to 10,000 reads and 1,000
-// writes an hour (Business). The client is created only when a secret uses
-// this store (the SDK's WASM core takes seconds to load), once per token
-// per process; the vault list is read once per token per process too.
+// 1Password limits each service account token to 10,000 reads and 1,000
+// writes an hour on Business accounts, and to 1,000 reads and 100 writes an
+// hour on 1Password (individual), Families and Teams accounts; all the
+// account's service accounts together also have a daily limit
+// (developer.1password.com/docs/service-accounts/rate-limits). On a Teams
+// account a rotation costs 2 to 3 writes (stage, promote, and a record when
+// a Fly target is written), so at most about 40 rotations an hour. The
+// client is created only when a secret uses this store (the SDK's WASM core
+// takes seconds to load), once per token per process, and only after the
+// token's form is checked: a token that cannot be a service account token
+// ("ops_" and the base64 of a JSON object naming the account, the email and
+// the secret key) fails at once (ErrBadToken) rather than after the SDK's
+// start. The vault list is read once per token per process too.
+//
+// Every SDK call follows the shared retry policy (internal/retry): a rate
+// limit that lifts within its few attempts is waited out, and so is
+// 1Password's "data conflict occurred on the server", which it answers when
+// writes to one vault overlap (1Password's SDK team calls it expected, to be
+// retried: onepassword-sdk-js issue 151). A create is made again only
+// then; a put names the item version it replaces, so it cannot apply
+// twice.
 //
 //   - Inspect: one Items().List per vault it is asked about. Secrets whose
 //     item tags record a current value (rotplan promoted them before) need
@@ -53,11 +70,25 @@
 //   - Read: Items().GetAll, MaxBatch items per call, reusing the item lists
 //     Inspect left (plan reads current values only for secrets with
 //     targets).
-//   - Stage, MarkFailed, Promote, Discard, RetirePrevious: Items().Get
-//     and, when something changes, one Items().Put (or Items().Create for
-//     a new item); nothing is written when a call repeats one already done.
-//     Writes to one item from this process take turns, and Put refuses an
-//     item changed since it was read.
+//   - Stage, MarkFailed, Promote, Discard, RetirePrevious, RecordTargets:
+//     Items().Get and, when something changes, one Items().Put (or
+//     Items().Create for a new item); nothing is written when a call
+//     repeats one already done. Writes to one item from this process take
+//     turns. People and other jobs edit the vault too: a put of an item
+//     changed since it was read (a stale version) or one refused for a data
+//     conflict starts over, get → change → put on the item as it is now,
+//     backing off, at most the policy's attempts; then it fails with
+//     ErrConflict.
+//   - RecordTargets keeps what a target asks to record (a Fly app's digest
+//     record) as the tag rotplan/KEY/record:ADDRESS=RECORD, read back from
+//     Items().List like the others.
+//
+// # References
+//
+// A reference without a section (op://VAULT/ITEM/FIELD) that matches fields
+// in several sections takes the one in no section, as 1Password's own
+// references do ("a field without a section", the secret reference syntax
+// page); it is ambiguous only when none or several are outside a section.
 //
 // # Errors
 //

@@ -22,6 +22,10 @@ var (
 	// (per service account token: Business 10,000 reads and 1,000 writes an
 	// hour).
 	ErrRateLimited = errors.New("1Password rate limit exceeded")
+	// ErrConflict: 1Password refused a write because the item changed
+	// since it was read (a stale item version) or another write to the
+	// vault overlapped it ("data conflict occurred on the server").
+	ErrConflict = errors.New("the item changed while rotplan wrote it")
 )
 
 // minScrub is the shortest value scrub blanks out: shorter ones are no
@@ -34,7 +38,7 @@ const minScrub = 4
 // wraps only what a caller may test for.
 type sdkError struct {
 	msg  string
-	kind error // ErrRateLimited, a context error, or nil
+	kind error // ErrRateLimited, ErrConflict, a context error, or nil
 }
 
 func (e *sdkError) Error() string { return e.msg }
@@ -61,6 +65,8 @@ func scrub(err error, token string, secrets ...string) error {
 	switch {
 	case errors.As(err, &limited):
 		e.kind = ErrRateLimited
+	case isStaleVersion(err) || isDataConflict(err):
+		e.kind = ErrConflict
 	case errors.Is(err, context.Canceled):
 		e.kind = context.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

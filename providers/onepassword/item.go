@@ -162,8 +162,13 @@ func locate(item *op.Item, r reference) (fields, error) {
 }
 
 // findField returns the index of the field named name, -1 if there is none.
+// A reference without a section that matches fields in several sections
+// takes the one in no section, as 1Password's own references do
+// (op://VAULT/ITEM/FIELD is "a field without a section", the secret
+// reference syntax page of 1Password's developer documentation); it is
+// ambiguous only when none, or more than one, is outside a section.
 func findField(item *op.Item, section, name string) (int, error) {
-	found := -1
+	var found []int
 	for i, fl := range item.Fields {
 		if !names(name, fl.ID, fl.Title) {
 			continue
@@ -171,12 +176,25 @@ func findField(item *op.Item, section, name string) (int, error) {
 		if section != "" && !inSection(item, fl, section) {
 			continue
 		}
-		if found >= 0 {
-			return -1, fmt.Errorf("field %q %w", name, errAmbiguous)
-		}
-		found = i
+		found = append(found, i)
 	}
-	return found, nil
+	switch {
+	case len(found) == 0:
+		return -1, nil
+	case len(found) == 1:
+		return found[0], nil
+	case section == "":
+		var unsectioned []int
+		for _, i := range found {
+			if id := item.Fields[i].SectionID; id == nil || *id == "" {
+				unsectioned = append(unsectioned, i)
+			}
+		}
+		if len(unsectioned) == 1 {
+			return unsectioned[0], nil
+		}
+	}
+	return -1, fmt.Errorf("field %q %w", name, errAmbiguous)
 }
 
 func inSection(item *op.Item, fl op.ItemField, section string) bool {
@@ -296,6 +314,9 @@ const (
 	tagRetireAfter = "retire-after"
 	tagRotatedAt   = "rotated-at"
 	tagFailed      = "failed"
+	// tagRecord starts the kind of a tag that keeps what a target asked
+	// to record: rotplan/KEY/record:ADDRESS=RECORD.
+	tagRecord = "record:"
 )
 
 // stamp is a rotation id with a time.
@@ -308,9 +329,10 @@ type stamp struct {
 type meta struct {
 	current     *stamp
 	pending     *stamp
-	retireAfter time.Time // zero when there is no tag
-	rotatedAt   time.Time // zero when there is no tag
-	failed      string    // the rotation whose pending value failed; "" when there is no tag
+	retireAfter time.Time         // zero when there is no tag
+	rotatedAt   time.Time         // zero when there is no tag
+	failed      string            // the rotation whose pending value failed; "" when there is no tag
+	records     map[string]string // what targets asked to record, by target address
 }
 
 // pendingFailed reports whether the pending tag's rotation is marked failed.
@@ -341,7 +363,13 @@ func parseTags(tags []string, key string) (meta, error) {
 				err = errors.New("want ROTATION")
 			}
 		default:
-			continue // a later rotplan's tag: leave it be
+			if addr, ok := strings.CutPrefix(kind, tagRecord); ok && addr != "" {
+				if m.records == nil {
+					m.records = map[string]string{}
+				}
+				m.records[addr] = val
+			}
+			continue // otherwise a later rotplan's tag: leave it be
 		}
 		if err != nil {
 			return meta{}, fmt.Errorf("tag %q: %w", t, err)
@@ -410,6 +438,7 @@ func fromTags(m meta) *providers.StoredSecret {
 	st := &providers.StoredSecret{
 		Current:   &providers.Version{ID: m.current.rotation, CreatedAt: m.current.at, Rotation: m.current.rotation},
 		RotatedAt: m.current.at,
+		Records:   m.records,
 	}
 	if m.pending != nil {
 		st.Pending = &providers.Version{ID: m.pending.rotation, CreatedAt: m.pending.at, Rotation: m.pending.rotation, Failed: m.pendingFailed()}
@@ -453,5 +482,6 @@ func fromItem(item *op.Item, f fields, m meta) *providers.StoredSecret {
 	if st.Current == nil && st.Pending == nil && st.Previous == nil {
 		return nil
 	}
+	st.Records = m.records
 	return &st
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rotplan/rotplan/internal/retry"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
 )
@@ -23,6 +24,9 @@ type Store struct {
 	token  string
 	conn   *connector
 	logger hclog.Logger
+	// policy is the shared retry policy every SDK call follows, and the
+	// one the writes' read-modify-write loop backs off by.
+	policy retry.Policy
 
 	mu sync.Mutex
 	// listings holds the latest item list of each vault, by vault ID:
@@ -56,7 +60,7 @@ func newStore(s providers.Settings, token string, conn *connector) *Store {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &Store{token: token, conn: conn, logger: logger, listings: map[string][]op.ItemOverview{}}
+	return &Store{token: token, conn: conn, logger: logger, policy: newPolicy(), listings: map[string][]op.ItemOverview{}}
 }
 
 // tokenOf reads service_account_token from the provider block.
@@ -88,6 +92,11 @@ func (s *Store) session(ctx context.Context) (*session, error) {
 	return sess, nil
 }
 
+// api is the session's API under this store's retry policy.
+func (s *Store) api(sess *session) API {
+	return retrying{api: sess.api, policy: s.policy}
+}
+
 // target is one requested secret with its parsed reference.
 type target struct {
 	name string
@@ -117,7 +126,7 @@ func byVault(refs []providers.SecretRef, fail func(name string, err error)) (vau
 // list held does not have it (it may have been shared since).
 func (s *Store) vault(ctx context.Context, sess *session, ref reference) (op.VaultOverview, error) {
 	for _, refresh := range []bool{false, true} {
-		vaults, err := sess.listVaults(ctx, refresh)
+		vaults, err := sess.listVaults(ctx, s.api(sess), refresh)
 		if err != nil {
 			return op.VaultOverview{}, fmt.Errorf("list vaults: %w", scrub(err, s.token))
 		}
@@ -131,7 +140,7 @@ func (s *Store) vault(ctx context.Context, sess *session, ref reference) (op.Vau
 
 // listItems lists a vault's items afresh and keeps the list.
 func (s *Store) listItems(ctx context.Context, sess *session, vaultID string) ([]op.ItemOverview, error) {
-	items, err := sess.api.ListItems(ctx, vaultID)
+	items, err := s.api(sess).ListItems(ctx, vaultID)
 	if err != nil {
 		return nil, fmt.Errorf("list items: %w", scrub(err, s.token))
 	}
@@ -184,7 +193,7 @@ func (s *Store) getItems(ctx context.Context, sess *session, vaultID string, ids
 	}
 	for start := 0; start < len(unique); start += MaxBatch {
 		batch := unique[start:min(start+MaxBatch, len(unique))]
-		resp, err := sess.api.GetItems(ctx, vaultID, batch)
+		resp, err := s.api(sess).GetItems(ctx, vaultID, batch)
 		if err != nil {
 			err = fmt.Errorf("get items: %w", scrub(err, s.token))
 			for _, id := range batch {

@@ -12,8 +12,9 @@ import (
 )
 
 var (
-	_ providers.StoreWriter   = (*Store)(nil)
-	_ providers.FailureMarker = (*Store)(nil)
+	_ providers.StoreWriter    = (*Store)(nil)
+	_ providers.FailureMarker  = (*Store)(nil)
+	_ providers.TargetRecorder = (*Store)(nil)
 )
 
 // Each write is one read-modify-write of the secret's item: Items().Get,
@@ -233,6 +234,13 @@ type edit struct {
 // lock on the item, and saves the item if fn changed it. When the item does
 // not exist, fn sees an empty one, which is created if create is set and fn
 // changed it.
+//
+// People and other jobs edit vaults too. A put that meets an item changed
+// since it was read (a stale item version), or a vault write that
+// overlapped another ("data conflict occurred on the server"), starts
+// over: get the item again, run fn on it, put it; backing off as the
+// shared retry policy does, at most its attempts. fn runs on a fresh copy
+// each time, so what it decides always rests on the item as it is.
 func (s *Store) update(ctx context.Context, sr providers.SecretRef, verb string, create bool, fn func(*edit) (bool, error)) error {
 	ref, err := parseReference(sr.Config)
 	if err != nil {
@@ -253,47 +261,65 @@ func (s *Store) update(ctx context.Context, sr providers.SecretRef, verb string,
 	unlock := sess.lockItem(vault.ID, ref.item)
 	defer unlock()
 
-	ov, exists, err := s.findItem(ctx, sess, vault.ID, ref.item)
-	if err != nil {
-		return wrap(err)
+	for attempt := 1; ; attempt++ {
+		err := s.updateOnce(ctx, sess, vault.ID, ref, create, fn)
+		if err == nil || !errors.Is(err, ErrConflict) || attempt >= s.policy.Attempts {
+			if err != nil {
+				return wrap(err)
+			}
+			return nil
+		}
+		s.logger.Debug("the item changed while rotplan wrote it; reading it again", "reference", ref.String(), "attempt", attempt)
+		if err := s.policy.Pause(ctx, s.policy.Backoff(attempt)); err != nil {
+			return wrap(err)
+		}
 	}
-	item := op.Item{VaultID: vault.ID, Title: ref.item, Category: newItemCategory}
+}
+
+// updateOnce is one get → modify → put of update.
+func (s *Store) updateOnce(ctx context.Context, sess *session, vaultID string, ref reference, create bool, fn func(*edit) (bool, error)) error {
+	api := s.api(sess)
+	ov, exists, err := s.findItem(ctx, sess, vaultID, ref.item)
+	if err != nil {
+		return err
+	}
+	item := op.Item{VaultID: vaultID, Title: ref.item, Category: newItemCategory}
 	if exists {
-		if item, err = sess.api.GetItem(ctx, vault.ID, ov.ID); err != nil {
-			return wrap(fmt.Errorf("get item: %w", scrub(err, s.token)))
+		if item, err = api.GetItem(ctx, vaultID, ov.ID); err != nil {
+			return fmt.Errorf("get item: %w", scrub(err, s.token))
 		}
 	}
 	before := itemValues(&item)
 	e := &edit{item: &item, ref: ref}
 	if e.f, err = locate(&item, ref); err != nil {
-		return wrap(err)
+		return err
 	}
 	if e.m, err = parseTags(item.Tags, ref.key()); err != nil {
-		return wrap(err)
+		return err
 	}
 	changed, err := fn(e)
 	switch {
 	case err != nil:
-		return wrap(err)
+		return err
 	case !changed:
 		return nil
 	case !exists && !create:
-		return wrap(errors.New("the item does not exist")) // fn never changes a missing item
+		return errors.New("the item does not exist") // fn never changes a missing item
 	}
 	secrets := append(before, itemValues(&item)...)
 	if !exists {
-		created, err := sess.api.CreateItem(ctx, op.ItemCreateParams{
+		created, err := api.CreateItem(ctx, op.ItemCreateParams{
 			Category: item.Category, VaultID: item.VaultID, Title: item.Title,
 			Fields: item.Fields, Sections: item.Sections, Tags: item.Tags,
 		})
 		if err != nil {
-			return wrap(fmt.Errorf("create item: %w", scrub(err, s.token, secrets...)))
+			return fmt.Errorf("create item: %w", scrub(err, s.token, secrets...))
 		}
 		s.remember(created)
 		return nil
 	}
-	if _, err := sess.api.PutItem(ctx, item); err != nil {
-		return wrap(fmt.Errorf("put item: %w", scrub(err, s.token, secrets...)))
+	if _, err := api.PutItem(ctx, item); err != nil {
+		return fmt.Errorf("put item: %w", scrub(err, s.token, secrets...))
 	}
 	return nil
 }
@@ -312,4 +338,29 @@ func (s *Store) findItem(ctx context.Context, sess *session, vaultID, name strin
 		return op.ItemOverview{}, false, err
 	}
 	return matchItem(items, name)
+}
+
+// RecordTargets keeps what targets asked to record as item tags
+// rotplan/KEY/record:ADDRESS=RECORD, in the same read-modify-write as
+// every write. A current value rotplan did not write gets a rotated-at tag
+// too, as at stage: the put moves the item's updated-at, which plan dated
+// it from.
+func (s *Store) RecordTargets(ctx context.Context, req providers.RecordTargetsRequest) (*providers.RecordTargetsResponse, error) {
+	err := s.update(ctx, req.Secret, "record targets", false, func(e *edit) (bool, error) {
+		changed := false
+		for addr, rec := range req.Records {
+			if e.m.records[addr] != rec {
+				setTag(e.item, e.ref.key(), tagRecord+addr, rec)
+				changed = true
+			}
+		}
+		if changed && e.m.current == nil && e.m.rotatedAt.IsZero() && value(e.item, e.f.current) != "" && !e.item.UpdatedAt.IsZero() {
+			setTag(e.item, e.ref.key(), tagRotatedAt, formatTime(e.item.UpdatedAt))
+		}
+		return changed, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &providers.RecordTargetsResponse{}, nil
 }

@@ -16,8 +16,9 @@
 //     password (rolpassword IS NOT NULL in pg_authid, nothing more of it):
 //     "other" with one Unknown credential if it has, "nothing" if not, and
 //     "unknown" when admin_dsn is no superuser and may not read pg_authid.
-//     A role that does not exist is an error for Observe and Deliver alike:
-//     rotplan sets passwords, it does not create roles.
+//     With strategy "single", a role that does not exist is an error for
+//     Observe and Deliver alike: rotplan sets its password, it does not
+//     create it.
 //     Deliver and Revert run ALTER ROLE ... PASSWORD through one admin
 //     connection per admin_dsn, sending a SCRAM-SHA-256 verifier computed
 //     here (4096 iterations, a random 16-byte salt), so the cleartext never
@@ -26,10 +27,38 @@
 //     passwords are set: PostgreSQL takes those as they are, and would
 //     normalise others with SASLprep, which this package does not do.
 //     With strategy "single" the old password stops working when the new
-//     one is set, so Retire has nothing to do. Strategy "alternating" (two
-//     roles, the new password on the one not in use) validates but is not
-//     implemented: every call reports providers.ErrNotImplemented, since a
-//     secret's value carries no "role in use" for consumers to follow.
+//     one is set, so Retire has nothing to do.
+//   - strategy "alternating", with generate "postgres_login": two login
+//     roles, role and alternate_role, take turns. The secret's value is a
+//     login, {"username", "password"} (sensitive.FromFields), and the
+//     target takes it whole (no field). Which role is in use is decided by
+//     the generator, since the value must name its role before it is
+//     staged, and a generator sees neither the store nor the current value:
+//     it asks the server through admin_dsn which of the two may log in with
+//     a password (a superuser reads pg_authid: a password whose VALID UNTIL
+//     has not passed; another admin reads pg_roles, where only VALID UNTIL
+//     shows) and picks the other, or role when neither may. A role whose
+//     password rotplan removed is marked VALID UNTIL '-infinity', which is
+//     how an admin that may not read pg_authid tells; these VALID UNTIL
+//     settings replace any expiry set on the two roles by hand. Apply retires the
+//     previous login before a rotation (planner.Change.RetireFirst), so at
+//     generate time only the login in use can log in; when both may (roles
+//     set up by hand), generate refuses rather than guess.
+//     Deliver sets the login's role (PASSWORD verifier VALID UNTIL
+//     'infinity') and leaves the other alone, so the login consumers hold
+//     keeps working through set, deliver, verify and the grace; a login for
+//     the role the previous login uses is refused, as setting it would end
+//     the login in use. A role of the pair that does not exist is created
+//     first, in one transaction, as a LOGIN role granted every role the
+//     other is a member of (with its admin option); the other's own
+//     privileges are not copied. An admin_dsn without CREATEROLE gets an
+//     error saying so. Retire removes the password of the role the current
+//     login does not use (PASSWORD NULL VALID UNTIL '-infinity'), refusing
+//     if the current login does not work; Revert does the same to the
+//     candidate's role and sets the old login again only if it does not
+//     work. Observe logs in with the current login, and counts the other
+//     role as one Unknown credential while it may log in and the previous
+//     login (during its grace) does not work there.
 //   - verify "postgres": connects with a DSN, which carries the value
 //     through the secret's reference, and runs a query (SELECT 1 by
 //     default), retrying until the context's deadline.

@@ -41,7 +41,12 @@ func TestPostgres(t *testing.T) {
 		{"quoted role names", testQuotedRole},
 		{"verifier matches the server's own", testVerifierMatchesServer},
 		{"retire", testRetire},
-		{"alternating is not implemented", testAlternating},
+		{"alternating: a client never refused through two rotations", testAlternatingNoGap},
+		{"alternating: rollback", testAlternatingRollback},
+		{"alternating: first use clones memberships", testAlternatingClone},
+		{"alternating: observe", testObserveAlternating},
+		{"alternating: refusals", testAlternatingRefusals},
+		{"postgres_login picks the role not in use", testLoginGenerator},
 		{"verify", testVerify},
 		{"verify retries", testVerifyRetries},
 		{"no error carries the value", testCanary},
@@ -337,37 +342,6 @@ func testRetire(t *testing.T, pg *testservers.Postgres) {
 	}
 }
 
-func testAlternating(t *testing.T, pg *testservers.Postgres) {
-	cfg := targetBlock(t, pg.AdminDSN, "alt_blue", "strategy = \"alternating\"\nalternate_role = \"alt_green\"")
-	item := writeItem(cfg, "alt-new", "alt-old")
-	tgt := newTarget(t)
-	var errs []error
-	obs, _ := tgt.Observe(ctx(t), providers.ObserveRequest{Items: []providers.ObserveItem{{Config: cfg, Current: item.Value}}})
-	errs = append(errs, obs.Results[0].Err)
-	for _, call := range []func(context.Context, []providers.WriteItem) (*providers.WriteResponse, error){
-		func(ctx context.Context, items []providers.WriteItem) (*providers.WriteResponse, error) {
-			return tgt.Deliver(ctx, providers.DeliverRequest{Items: items})
-		},
-		func(ctx context.Context, items []providers.WriteItem) (*providers.WriteResponse, error) {
-			return tgt.Revert(ctx, providers.RevertRequest{Items: items})
-		},
-		func(ctx context.Context, items []providers.WriteItem) (*providers.WriteResponse, error) {
-			return tgt.Retire(ctx, providers.RetireRequest{Items: items})
-		},
-	} {
-		resp, err := call(ctx(t), []providers.WriteItem{item})
-		if err != nil {
-			t.Fatal(err)
-		}
-		errs = append(errs, resp.Results[0].Err)
-	}
-	for i, err := range errs {
-		if !errors.Is(err, providers.ErrNotImplemented) || !strings.Contains(err.Error(), `strategy alternating`) {
-			t.Errorf("call %d: %v, want strategy alternating: %v", i, err, providers.ErrNotImplemented)
-		}
-	}
-}
-
 func testVerify(t *testing.T, pg *testservers.Postgres) {
 	const pw = "verify-pw-31c8"
 	pg.CreateRole(t, "verify_app", pw)
@@ -492,6 +466,37 @@ func testCanary(t *testing.T, pg *testservers.Postgres) {
 				errs = append(errs, err, resp.Results[0].Err)
 			}
 		}
+	}
+
+	// The alternating strategy and its generator, with logins.
+	for _, admin := range []string{pg.AdminDSN, down, badAdmin} {
+		cfg := altBlock(t, admin, "canary_alt_a", "canary_alt_b")
+		previous := loginValue("canary_alt_a", canaryPw+"-previous")
+		for _, v := range []sensitive.Value{loginValue("canary_alt_b", canaryPw), loginValue("canary_alt_b", "ünïcode-"+canaryPw), loginValue("canary_alt_a", canaryPw), loginValue("canary_elsewhere", canaryPw)} {
+			item := providers.WriteItem{Config: cfg, Value: v, Previous: previous}
+			obs, _ := tgt.Observe(c, providers.ObserveRequest{Items: []providers.ObserveItem{{Config: cfg, Current: v, Previous: previous}}})
+			errs = append(errs, obs.Results[0].Err)
+			for _, call := range []func() (*providers.WriteResponse, error){
+				func() (*providers.WriteResponse, error) {
+					return tgt.Deliver(c, providers.DeliverRequest{Items: []providers.WriteItem{item}})
+				},
+				func() (*providers.WriteResponse, error) {
+					return tgt.Revert(c, providers.RevertRequest{Items: []providers.WriteItem{{Config: cfg, Value: previous, Previous: v}}})
+				},
+				func() (*providers.WriteResponse, error) {
+					return tgt.Retire(c, providers.RetireRequest{Items: []providers.WriteItem{item}})
+				},
+			} {
+				resp, err := call()
+				errs = append(errs, err, resp.Results[0].Err)
+			}
+		}
+		gen, err := NewLoginGenerator(providers.Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = gen.Generate(c, providers.GenerateRequest{Config: loginBlock(t, admin, "canary_alt_a", "canary_alt_b")})
+		errs = append(errs, err)
 	}
 
 	for _, dsn := range []string{

@@ -68,20 +68,32 @@ func Register(r *providers.Registry) {
 	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
+	r.Generator("postgres_login", config.BlockSchema{Spec: loginSpec, Fields: []string{fieldUsername, fieldPassword}}, func(s providers.Settings) (providers.Generator, error) {
+		return NewLoginGenerator(s)
+	})
 	r.Verifier("postgres", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
 		return NewVerifier(s)
 	})
 }
 
 // rotationNote tells the plan that strategy single leaves no moment in which
-// both passwords work.
+// both passwords work, and which role strategy alternating sets.
 func rotationNote(cfg cty.Value) string {
 	cfg, _ = cfg.UnmarkDeep()
 	if !cfg.Type().IsObjectType() || !cfg.Type().HasAttribute("strategy") {
 		return ""
 	}
-	if s := cfg.GetAttr("strategy"); s.IsKnown() && !s.IsNull() && s.AsString() == StrategySingle {
+	s := cfg.GetAttr("strategy")
+	if !s.IsKnown() || s.IsNull() {
+		return ""
+	}
+	switch s.AsString() {
+	case StrategySingle:
 		return "strategy single: the old password stops working when ALTER ROLE runs, so the copies are delivered right after it"
+	case StrategyAlternating:
+		role, _ := config.KnownString(cfg, "role")
+		alt, _ := config.KnownString(cfg, "alternate_role")
+		return fmt.Sprintf("strategy alternating: the new login goes on whichever of %s and %s is not in use, created with the other's memberships if it does not exist; the login in use keeps working until its grace ends and retire removes its password", role, alt)
 	}
 	return ""
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rotplan/rotplan/providers/providertest"
@@ -15,6 +16,7 @@ import (
 var registered = []providertest.Registration{
 	{Kind: config.KindTarget, Type: "postgres", Implemented: true},
 	{Kind: config.KindVerify, Type: "postgres", Implemented: true},
+	{Kind: config.KindGenerate, Type: "postgres_login", Implemented: true},
 }
 
 var schemaTests = map[string]providertest.SchemaCase{
@@ -61,6 +63,31 @@ var schemaTests = map[string]providertest.SchemaCase{
 		Kind: config.KindTarget, Type: "postgres",
 		Body:    "admin_dsn = \"x\"\nuser = \"aegis\"",
 		WantErr: `Unsupported argument`,
+	},
+	"login": {
+		Kind: config.KindGenerate, Type: "postgres_login",
+		Body: "admin_dsn = unknown\nrole = \"app_a\"\nalternate_role = \"app_b\"",
+		Want: map[string]cty.Value{"length": cty.NumberIntVal(32)},
+	},
+	"login length": {
+		Kind: config.KindGenerate, Type: "postgres_login",
+		Body: "admin_dsn = unknown\nrole = \"app_a\"\nalternate_role = \"app_b\"\nlength = 48",
+		Want: map[string]cty.Value{"length": cty.NumberIntVal(48)},
+	},
+	"login without alternate role": {
+		Kind: config.KindGenerate, Type: "postgres_login",
+		Body:    "admin_dsn = unknown\nrole = \"app_a\"",
+		WantErr: `"alternate_role" is required`,
+	},
+	"login same roles": {
+		Kind: config.KindGenerate, Type: "postgres_login",
+		Body:    "admin_dsn = unknown\nrole = \"app_a\"\nalternate_role = \"app_a\"",
+		WantErr: `different role`,
+	},
+	"login short": {
+		Kind: config.KindGenerate, Type: "postgres_login",
+		Body:    "admin_dsn = unknown\nrole = \"app_a\"\nalternate_role = \"app_b\"\nlength = 8",
+		WantErr: `from 16 to 128`,
 	},
 	"verify": {
 		Kind: config.KindVerify, Type: "postgres",
@@ -112,5 +139,27 @@ func TestRegister(t *testing.T) {
 	}
 	if _, err := r.NewVerifier("postgres", providers.Settings{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestRotationNote(t *testing.T) {
+	target := func(strategy, alt cty.Value) cty.Value {
+		return cty.ObjectVal(map[string]cty.Value{"admin_dsn": cty.StringVal("x"), "role": cty.StringVal("app_a"), "strategy": strategy, "alternate_role": alt})
+	}
+	tests := map[string]struct {
+		cfg  cty.Value
+		want string
+	}{
+		"single":      {cfg: target(cty.StringVal("single"), cty.NullVal(cty.String)), want: "strategy single: the old password stops working when ALTER ROLE runs"},
+		"alternating": {cfg: target(cty.StringVal("alternating"), cty.StringVal("app_b")), want: "strategy alternating: the new login goes on whichever of app_a and app_b is not in use, created with the other's memberships if it does not exist; the login in use keeps working until its grace ends and retire removes its password"},
+		"unknown":     {cfg: target(cty.UnknownVal(cty.String), cty.StringVal("app_b")), want: ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := rotationNote(tc.cfg)
+			if tc.want == "" && got != "" || !strings.HasPrefix(got, tc.want) {
+				t.Errorf("note %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -75,6 +75,9 @@ func (t *Target) observe(ctx context.Context, item providers.ObserveItem) provid
 	if item.Current.IsEmpty() {
 		return t.observeWithoutValue(ctx, b)
 	}
+	if b.strategy == StrategyAlternating {
+		return t.observeAlternating(ctx, b, item)
+	}
 	admin, err := b.adminConfig()
 	if err != nil {
 		return providers.Observation{Err: b.fail("admin_dsn", err)}
@@ -147,7 +150,7 @@ func errNoSuchRole(role string) error {
 // accepts Value (a re-run after a crash) is skipped. With the single
 // strategy the old password stops working at once; Previous is not used.
 func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
-	return t.setPasswords(ctx, "deliver", req.Items), nil
+	return t.setPasswords(ctx, opDeliver, req.Items), nil
 }
 
 // Revert sets each role's password back to Value, the value a failed
@@ -155,26 +158,30 @@ func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*pr
 // working. An empty Value (the rotation created the secret) removes the
 // role's password.
 func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*providers.WriteResponse, error) {
-	return t.setPasswords(ctx, "revert", req.Items), nil
+	return t.setPasswords(ctx, opRevert, req.Items), nil
 }
 
-// Retire has nothing to do for the single strategy: the previous password
-// stopped working when Deliver set the new one. Every item is skipped.
+// Retire leaves only the current value working. For the single strategy
+// there is nothing to do, since the previous password stopped working when
+// Deliver set the new one, and the item is skipped. For the alternating
+// strategy it removes the password of the role the current login does not
+// use (see retireAlternating).
 func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*providers.WriteResponse, error) {
-	resp := &providers.WriteResponse{Results: make([]providers.WriteResult, len(req.Items))}
-	for i, item := range req.Items {
-		b, err := decodeBlock(item.Config)
-		if err == nil {
-			err = b.checkStrategy()
-		}
-		resp.Results[i] = providers.WriteResult{Skipped: err == nil, Err: err}
-	}
-	return resp, nil
+	return t.setPasswords(ctx, opRetire, req.Items), nil
 }
 
-// setPasswords makes each item's role accept item.Value, grouping the items
-// by admin_dsn so that one admin connection serves all the roles behind it.
-func (t *Target) setPasswords(ctx context.Context, op string, items []providers.WriteItem) *providers.WriteResponse {
+// writeOp is what a write does to the roles.
+type writeOp string
+
+const (
+	opDeliver writeOp = "deliver" // the role accepts Value
+	opRevert  writeOp = "revert"  // the role accepts Value again, not Previous
+	opRetire  writeOp = "retire"  // only Value works
+)
+
+// setPasswords carries out op for each item, grouping the items by
+// admin_dsn so that one admin connection serves all the roles behind it.
+func (t *Target) setPasswords(ctx context.Context, op writeOp, items []providers.WriteItem) *providers.WriteResponse {
 	resp := &providers.WriteResponse{Results: make([]providers.WriteResult, len(items))}
 	var dsns []string
 	groups := map[string][]role{}
@@ -183,15 +190,22 @@ func (t *Target) setPasswords(ctx context.Context, op string, items []providers.
 		if err == nil {
 			err = b.checkStrategy()
 		}
-		if err == nil {
+		if err == nil && b.strategy == StrategySingle {
+			if op == opRetire {
+				resp.Results[i].Skipped = true
+				continue
+			}
 			switch {
 			case !item.Value.IsEmpty():
 				if perr := checkPassword(item.Value); perr != nil {
-					err = b.fail(op, perr)
+					err = b.fail(string(op), perr)
 				}
-			case op == "deliver":
-				err = b.fail(op, errors.New("there is no value to set"))
+			case op == opDeliver:
+				err = b.fail(string(op), errors.New("there is no value to set"))
 			}
+		}
+		if err == nil && b.strategy == StrategyAlternating && item.Value.IsEmpty() && op != opRevert {
+			err = b.fail(string(op), errors.New("there is no login"))
 		}
 		if err != nil {
 			resp.Results[i].Err = err
@@ -215,9 +229,9 @@ type role struct {
 	block block
 }
 
-// setGroup sets the passwords of roles that share an admin_dsn, opening
-// the admin connection when the first role needs it.
-func (t *Target) setGroup(ctx context.Context, op string, items []providers.WriteItem, roles []role, results []providers.WriteResult) {
+// setGroup carries out op for roles that share an admin_dsn, opening the
+// admin connection when the first role needs it.
+func (t *Target) setGroup(ctx context.Context, op writeOp, items []providers.WriteItem, roles []role, results []providers.WriteResult) {
 	adminCfg, err := roles[0].block.adminConfig()
 	if err != nil {
 		for _, r := range roles {
@@ -226,48 +240,62 @@ func (t *Target) setGroup(ctx context.Context, op string, items []providers.Writ
 		return
 	}
 	probeCfg := probeConfig(adminCfg)
-	var admin *pgx.Conn
-	var adminErr error
-	defer func() {
-		if admin != nil {
-			_ = admin.Close(context.WithoutCancel(ctx))
-		}
-	}()
+	admin := &adminConn{cfg: adminCfg}
+	defer admin.close(ctx)
 	for _, r := range roles {
 		item, res := items[r.index], &results[r.index]
 		if err := ctx.Err(); err != nil {
-			res.Err = r.block.fail(op, err)
+			res.Err = r.block.fail(string(op), err)
 			continue
 		}
-		if !item.Value.IsEmpty() {
-			// The probe only saves a needless ALTER: when it cannot tell,
-			// the password is set anyway.
-			if login, _ := tryLogin(ctx, probeCfg, r.block.role, item.Value); login == loginAccepted {
-				t.logger.Debug("role already accepts the value", "op", op, "role", r.block.role)
-				res.Skipped = true
-				continue
-			}
+		var err error
+		switch {
+		case r.block.strategy == StrategyAlternating && op == opDeliver:
+			res.Skipped, err = t.deliverAlternating(ctx, r.block, item, probeCfg, admin)
+		case r.block.strategy == StrategyAlternating && op == opRevert:
+			res.Skipped, err = t.revertAlternating(ctx, r.block, item, probeCfg, admin)
+		case r.block.strategy == StrategyAlternating:
+			res.Skipped, err = t.retireAlternating(ctx, r.block, item, probeCfg, admin)
+		default:
+			res.Skipped, err = t.setSingle(ctx, op, r.block, item, probeCfg, admin)
 		}
-		if admin == nil && adminErr == nil {
-			if admin, err = pgx.ConnectConfig(ctx, adminCfg); err != nil {
-				adminErr = fmt.Errorf("connect to %s with admin_dsn: %w", describeServer(&adminCfg.Config), connectErr(err))
-			}
+		if err != nil {
+			res.Err = r.block.fail(string(op), err)
 		}
-		if adminErr != nil {
-			res.Err = r.block.fail(op, adminErr)
-			continue
-		}
-		if err := alterPassword(ctx, admin, r.block.role, item.Value); err != nil {
-			res.Err = r.block.fail(op, redact(err, item.Value))
-			continue
-		}
-		t.logger.Debug("password set", "op", op, "role", r.block.role)
 	}
+}
+
+// setSingle sets one role's password to item.Value (none when it is
+// empty), skipping a role that already accepts it.
+func (t *Target) setSingle(ctx context.Context, op writeOp, b block, item providers.WriteItem, probeCfg *pgx.ConnConfig, admin *adminConn) (skipped bool, err error) {
+	if !item.Value.IsEmpty() {
+		// The probe only saves a needless ALTER: when it cannot tell, the
+		// password is set anyway.
+		if login, _ := tryLogin(ctx, probeCfg, b.role, item.Value); login == loginAccepted {
+			t.logger.Debug("role already accepts the value", "op", string(op), "role", b.role)
+			return true, nil
+		}
+	}
+	conn, err := admin.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := alterPassword(ctx, conn, b.role, item.Value); err != nil {
+		return false, redact(err, item.Value)
+	}
+	t.logger.Debug("password set", "op", string(op), "role", b.role)
+	return false, nil
 }
 
 // alterPassword runs ALTER ROLE role PASSWORD with password's SCRAM-SHA-256
 // verifier, or PASSWORD NULL when password is empty.
 func alterPassword(ctx context.Context, admin *pgx.Conn, role string, password sensitive.Value) error {
+	return alterRole(ctx, admin, role, password, "")
+}
+
+// alterRole is alterPassword, also setting VALID UNTIL when validUntil is
+// not "" (validForever or validNever).
+func alterRole(ctx context.Context, admin *pgx.Conn, role string, password sensitive.Value, validUntil string) error {
 	literal := "NULL"
 	if !password.IsEmpty() {
 		verifier, err := scramVerifier(password)
@@ -280,7 +308,11 @@ func alterPassword(ctx context.Context, admin *pgx.Conn, role string, password s
 	}
 	// ALTER ROLE takes no bind parameters, so the statement is built here:
 	// the role quoted as an identifier, the verifier as a literal.
-	if _, err := admin.Exec(ctx, "ALTER ROLE "+pgx.Identifier{role}.Sanitize()+" PASSWORD "+literal); err != nil {
+	stmt := "ALTER ROLE " + pgx.Identifier{role}.Sanitize() + " PASSWORD " + literal
+	if validUntil != "" {
+		stmt += " VALID UNTIL '" + validUntil + "'"
+	}
+	if _, err := admin.Exec(ctx, stmt); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "42704" { // undefined_object
 			return errNoSuchRole(role)
@@ -349,18 +381,17 @@ func (b block) fail(doing string, err error) error {
 	return fmt.Errorf("postgres role %q: %s: %w", b.role, doing, err)
 }
 
-// checkStrategy reports a strategy rotplan cannot carry out yet.
-//
-// The alternating strategy would set the new password on whichever of role
-// and alternate_role is not in use, so consumers must learn the role along
-// with the password. A secret's value here is the password alone, and the
-// stores keep no per-secret "role in use", so it does not fit yet.
+// checkStrategy reports a strategy rotplan does not know, and an
+// alternating block without its second role.
 func (b block) checkStrategy() error {
 	switch b.strategy {
 	case StrategySingle:
 		return nil
 	case StrategyAlternating:
-		return b.fail("strategy "+StrategyAlternating, providers.ErrNotImplemented)
+		if b.alternateRole == "" || b.alternateRole == b.role || strings.IndexByte(b.alternateRole, 0) >= 0 {
+			return b.fail("", errors.New("the alternating strategy needs alternate_role, a role name other than role"))
+		}
+		return nil
 	}
 	return b.fail("", fmt.Errorf("unknown strategy %q", b.strategy))
 }

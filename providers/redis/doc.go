@@ -5,6 +5,9 @@
 //   - verify "redis" (Verifier): AUTH with the value, then a command (PING
 //     by default), retried with backoff until the check's deadline.
 //
+// Each of the behaviours below happens on every node of the block; "Nodes"
+// says how they are found and how one node's failure is reported.
+//
 // In "acl" mode (Redis 6 and later; the default) the value is an ACL user's
 // password, and a user holds several:
 //
@@ -45,17 +48,69 @@
 // stops working at once and clients must switch together. Retire has
 // nothing to do.
 //
-// After a change rotplan saves it where the server keeps its users, so a
-// restart does not bring the old password back: ACL SAVE when the server
-// has an ACL file, else CONFIG REWRITE when it has a configuration file; a
-// server with neither keeps everything in memory. A change the server
-// refuses to save is an error (and apply reverts it). The login that makes
-// changes is admin_username and admin_password; it needs +acl|getuser,
-// +acl|setuser and +acl|save or +config|rewrite (requirepass mode:
-// +config|set instead of the first two). Plan uses it too, when the block
-// has one, to read the user's passwords, which needs +acl|getuser alone.
-// Without one, rotplan logs in as the rotated user with the old (or new)
-// value, which works only where that user may change passwords.
+// # Nodes
+//
+// Redis does not replicate ACL SETUSER, CONFIG SET or ACL SAVE: a primary's
+// replicas and a cluster's other members keep their own users. So a block
+// names every node (address, nodes, or both), or names some and discovers
+// the rest: discover = "replicas" asks each node for INFO and follows its
+// primary (master_host) and its replicas (slaveN lines) until no new node
+// turns up, counting a node reached under two names once (by run_id);
+// discover = "cluster" asks the first listed node that answers for CLUSTER
+// NODES and takes every member, primaries and replicas, leaving out nodes
+// still in handshake. Discovery logs in as the admin (without one, as the
+// rotated user with the value at hand) and needs +info or +cluster|nodes.
+// A node that is found but cannot be reached fails the item: the change
+// must reach it too. Nodes come from what the servers announce
+// (replica-announce-ip, cluster-announce-ip), which rotplan must be able
+// to reach.
+//
+// Every write reads every node first (logs in, reads the user) and changes
+// none when one of them cannot take the change: the error names each such
+// node. Then it changes each node, reads the change back (ACL GETUSER; in
+// requirepass mode a fresh login with the new password) and saves it. A
+// node that fails then fails the item, naming it; apply's rollback reverts
+// every node, and a revert goes on past a node it cannot reach, then names
+// it. A retire is refused on every node while any of them does not take
+// the current password. The item is skipped when every node already was as
+// asked. Observe holds the current value only when every node takes it;
+// when some do not, it holds another and the log (warn) names them; it
+// counts each password rotplan did not make once, however many nodes hold
+// it.
+//
+// In requirepass mode a node whose masterauth was the password being
+// replaced gets the new one too (CONFIG GET and CONFIG SET masterauth), so
+// a replica still logs in to its primary, whose password changes with it,
+// when it reconnects. In acl mode rotplan leaves masterauth alone: rotate
+// the user replicas log in as (masteruser) some other way, or point
+// masterauth at its new password before the old one retires.
+//
+// verify "redis" logs in to each node it lists (address and nodes), side
+// by side, and passes only when every one does; it has no discovery. The
+// target has already read the change back on every node it found, so a
+// verify that names the node clients use proves the client's side.
+//
+// # Saving
+//
+// After a change on a node rotplan saves it there as save says, so a
+// restart does not bring the old password back. save = "auto" (the
+// default) runs ACL SAVE when the server has an ACL file, else CONFIG
+// REWRITE when it has a configuration file; a server with neither keeps
+// everything in memory. save = "acl_save" and "config_rewrite" run that
+// one command and fail when the server refuses it (config_rewrite in acl
+// mode also when the server keeps its users in an ACL file, which CONFIG
+// REWRITE does not write). save = "none" saves nothing, for managed Redis,
+// which forbids both commands and keeps its users itself; the plan notes
+// that a node restarting from its own files would lose the change. A change
+// a node refuses to save is an error (and apply reverts it). The login that
+// makes changes is admin_username and admin_password; it needs
+// +acl|getuser, +acl|setuser and what save uses (+acl|save, +config|rewrite,
+// with config_rewrite in acl mode +config|get too); in requirepass mode
+// +config|set and +config|get instead of the first two. Plan uses it too,
+// when the block has one, to read the user's passwords, which needs
+// +acl|getuser alone (and what discovery needs). Without one, rotplan logs
+// in as the rotated user with the old (or new) value, which works only
+// where that user may change passwords.
 //
 // No error or log line carries a value or a password's hash: Redis quotes
 // a rejected ACL SETUSER rule in its error, and those are redacted.

@@ -32,8 +32,8 @@ func newValue(t *testing.T) sensitive.Value {
 }
 
 // block decodes an HCL body against spec, as the inventory decoder would.
-// attrs are written as HCL strings, except tls (a bool) and command (a
-// list); keys are sorted so the body is stable.
+// attrs are written as HCL strings, except tls (a bool), and command and
+// nodes (lists); keys are sorted so the body is stable.
 func block(t *testing.T, spec hcldec.Spec, attrs map[string]string) cty.Value {
 	t.Helper()
 	keys := make([]string, 0, len(attrs))
@@ -44,7 +44,7 @@ func block(t *testing.T, spec hcldec.Spec, attrs map[string]string) cty.Value {
 	var b strings.Builder
 	for _, k := range keys {
 		switch k {
-		case "tls", "command":
+		case "tls", "command", "nodes":
 			fmt.Fprintf(&b, "%s = %s\n", k, attrs[k])
 		default:
 			fmt.Fprintf(&b, "%s = %q\n", k, attrs[k])
@@ -71,6 +71,15 @@ func aclTarget(t *testing.T, r *testservers.Redis, user string) cty.Value {
 		"admin_username": r.AdminUser,
 		"admin_password": r.AdminPassword,
 	})
+}
+
+// hclList writes strings as an HCL list.
+func hclList(items ...string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
 }
 
 // requirePassTarget is a target "redis" block in requirepass mode on r,

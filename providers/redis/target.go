@@ -33,9 +33,15 @@ func New(s providers.Settings) (*Target, error) {
 
 // targetBlock is a decoded target "redis" block.
 type targetBlock struct {
-	address string
-	tls     bool
-	mode    string
+	// seeds are the nodes the block lists: address, then nodes, each once.
+	seeds []string
+	// discover is DiscoverNone, DiscoverReplicas or DiscoverCluster.
+	discover string
+	// save is how a change is saved on each node: SaveAuto, SaveACL,
+	// SaveConfigRewrite or SaveNone.
+	save string
+	tls  bool
+	mode string
 	// username is the ACL user whose password is the secret: "default"
 	// when the block names none; "" in requirepass mode.
 	username string
@@ -50,11 +56,43 @@ func parseTarget(v cty.Value) (*targetBlock, error) {
 		return nil, err
 	}
 	b := &targetBlock{cfg: cfg}
-	if b.address, err = cfg.string("address"); err != nil {
+	address, err := cfg.string("address")
+	if err != nil {
 		return nil, err
 	}
-	if b.address == "" {
-		return nil, errors.New("address is required")
+	nodes, err := cfg.strings("nodes")
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, n := range append([]string{address}, nodes...) {
+		if n != "" && !seen[nodeKey(n)] {
+			seen[nodeKey(n)] = true
+			b.seeds = append(b.seeds, n)
+		}
+	}
+	if len(b.seeds) == 0 {
+		return nil, errors.New("address or nodes is required")
+	}
+	if b.discover, err = cfg.string("discover"); err != nil {
+		return nil, err
+	}
+	switch b.discover {
+	case "":
+		b.discover = DiscoverNone
+	case DiscoverNone, DiscoverReplicas, DiscoverCluster:
+	default:
+		return nil, fmt.Errorf("discover %q is not %q, %q or %q", b.discover, DiscoverNone, DiscoverReplicas, DiscoverCluster)
+	}
+	if b.save, err = cfg.string("save"); err != nil {
+		return nil, err
+	}
+	switch b.save {
+	case "":
+		b.save = SaveAuto
+	case SaveAuto, SaveACL, SaveConfigRewrite, SaveNone:
+	default:
+		return nil, fmt.Errorf("save %q is not %q, %q, %q or %q", b.save, SaveAuto, SaveACL, SaveConfigRewrite, SaveNone)
 	}
 	if b.tls, err = cfg.bool("tls"); err != nil {
 		return nil, err
@@ -81,12 +119,17 @@ func parseTarget(v cty.Value) (*targetBlock, error) {
 	return b, nil
 }
 
-// String names the block's password for errors and logs.
+// String names the block's password for errors and logs: the user or
+// requirepass, the listed nodes, and the discovery that adds others.
 func (b *targetBlock) String() string {
-	if b.mode == ModeRequirePass {
-		return "redis requirepass at " + b.address
+	where := "at " + nodeNames(b.seeds)
+	if b.discover != DiscoverNone {
+		where += " (discover " + b.discover + ")"
 	}
-	return fmt.Sprintf("redis user %s at %s", b.username, b.address)
+	if b.mode == ModeRequirePass {
+		return "redis requirepass " + where
+	}
+	return fmt.Sprintf("redis user %s %s", b.username, where)
 }
 
 // login returns the login of the rotated password with value v.
@@ -110,18 +153,16 @@ func (b *targetBlock) admin() (login, bool, error) {
 	return login{username: user, password: sensitive.New(password)}, true, nil
 }
 
-// connect logs in to change the server: as the block's admin when it names
-// one, else with each of values in turn as the rotated password itself,
-// which works only where that login may change its own password. The
-// admin password is added to secrets, for redact.
-func (b *targetBlock) connect(ctx context.Context, secrets *[]sensitive.Value, values ...sensitive.Value) (*goredis.Client, error) {
+// connect logs in to node to change it: as the block's admin when it
+// names one, else with each of values in turn as the rotated password
+// itself, which works only where that login may change its own password.
+func (b *targetBlock) connect(ctx context.Context, s *session, node string, values ...sensitive.Value) (*goredis.Client, error) {
 	admin, ok, err := b.admin()
 	if err != nil {
 		return nil, err
 	}
 	if ok {
-		*secrets = append(*secrets, admin.password)
-		return b.adminClient(ctx, admin)
+		return b.adminClient(ctx, s, node, admin)
 	}
 	tried := false
 	for _, v := range values {
@@ -129,12 +170,10 @@ func (b *targetBlock) connect(ctx context.Context, secrets *[]sensitive.Value, v
 			continue
 		}
 		tried = true
-		c := newClient(b.address, b.tls, b.login(v))
-		err := c.Ping(ctx).Err()
+		c, err := s.client(ctx, node, b.tls, b.login(v))
 		if err == nil {
 			return c, nil
 		}
-		c.Close()
 		if !isAuthError(err) {
 			return nil, fmt.Errorf("log in: %w", err)
 		}
@@ -145,11 +184,10 @@ func (b *targetBlock) connect(ctx context.Context, secrets *[]sensitive.Value, v
 	return nil, errors.New("no admin_password, and neither the old nor the new value logs in: set admin_username and admin_password to a user allowed to change passwords")
 }
 
-// adminClient logs in as admin and returns the connection.
-func (b *targetBlock) adminClient(ctx context.Context, admin login) (*goredis.Client, error) {
-	c := newClient(b.address, b.tls, admin)
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
+// adminClient returns a connection to node logged in as admin.
+func (b *targetBlock) adminClient(ctx context.Context, s *session, node string, admin login) (*goredis.Client, error) {
+	c, err := s.client(ctx, node, b.tls, admin)
+	if err != nil {
 		who := admin.username
 		if who == "" {
 			who = "default"
@@ -159,108 +197,230 @@ func (b *targetBlock) adminClient(ctx context.Context, admin login) (*goredis.Cl
 	return c, nil
 }
 
+// errNoLogin says that discovery had no login to use: no admin login, and
+// no value to log in with.
+var errNoLogin = errors.New("no admin login and no current value to log in with")
+
+// observeDialer logs in for Observe's discovery: as the admin when the
+// block names one, else as the rotated user with the current value (in
+// requirepass mode, with no password when the server asks for none).
+func (b *targetBlock) observeDialer(s *session, admin login, hasAdmin bool, current sensitive.Value) dialer {
+	return func(ctx context.Context, node string) (*goredis.Client, error) {
+		if hasAdmin {
+			return b.adminClient(ctx, s, node, admin)
+		}
+		if current.IsEmpty() {
+			return nil, errNoLogin
+		}
+		c, err := s.client(ctx, node, b.tls, b.login(current))
+		if err != nil && b.mode == ModeRequirePass {
+			if open, openErr := s.client(ctx, node, b.tls, login{}); openErr == nil {
+				return open, nil
+			}
+		}
+		return c, err
+	}
+}
+
 // errNoSuchUser is the error for an ACL user that does not exist.
 func errNoSuchUser(user string) error {
 	return fmt.Errorf("no such ACL user: create it with its permissions first (ACL SETUSER %s on ~<keys> +<commands>); rotplan sets passwords, not permissions", user)
 }
 
-// Observe probes each item with a login on a fresh connection: AUTH with
-// the store's current value, then PING. A refused login holds another
-// value. In requirepass mode a server that also answers without any
-// password holds none.
+// notChanged is the error of a change that went to no node, since some
+// could not take it; on a block of one node, that node's own error.
+func notChanged(nodes []string, errs nodeErrors) error {
+	if len(nodes) == 1 && len(errs) == 1 {
+		return errs[0].err
+	}
+	return fmt.Errorf("changed on no node, as %d of %d cannot take the change: %w", len(errs), len(nodes), errs)
+}
+
+// notEverywhere is the error of a change that did not land on every node.
+func notEverywhere(nodes []string, errs nodeErrors) error {
+	if len(nodes) == 1 && len(errs) == 1 {
+		return errs[0].err
+	}
+	return fmt.Errorf("not changed on %d of %d nodes: %w", len(errs), len(nodes), errs)
+}
+
+// unreadable is the error of an Observe that could not read every node.
+func unreadable(nodes []string, errs nodeErrors) error {
+	if len(nodes) == 1 && len(errs) == 1 {
+		return errs[0].err
+	}
+	return fmt.Errorf("%d of %d nodes could not be read: %w", len(errs), len(nodes), errs)
+}
+
+// Observe finds each item's nodes and probes each with a login on a fresh
+// connection: AUTH with the store's current value, then PING. The item
+// holds the current value only when every node takes it; when some node
+// refuses it, the item holds another, and the log names the nodes that
+// differ. A node that cannot be reached is an error naming it. In
+// requirepass mode a server that also answers without any password holds
+// none.
 //
-// In acl mode with an admin login, Observe also reads the user with ACL
-// GETUSER and counts as Unknown each of its passwords that is neither the
-// current nor the previous value, and a nopass user (it takes any password)
-// as one. Without an admin login (a plan with the user's own value only) it
-// cannot read the user's passwords, and Unknown stays 0.
+// In acl mode with an admin login, Observe also reads the user on every
+// node with ACL GETUSER and counts as Unknown each password that is
+// neither the current nor the previous value, once however many nodes hold
+// it, and a nopass user on any node as one. Without an admin login (a plan
+// with the user's own value only) it cannot read the user's passwords, and
+// Unknown stays 0.
 //
 // With an empty Current (the secret is about to be created), acl mode reads
-// the user: HoldsNothing when it has no password, HoldsOther with Unknown
-// counting those it has, an error when there is no such user; without an
-// admin login it cannot tell (HoldsUnknown). requirepass mode logs in
-// without a password: HoldsNothing when the server answers, HoldsOther when
-// it asks for one.
+// the user on each node: HoldsNothing when it has no password anywhere,
+// HoldsOther with Unknown counting those it has, an error when some node
+// has no such user; without an admin login it cannot tell (HoldsUnknown).
+// requirepass mode logs in without a password: HoldsNothing when every
+// node answers, HoldsOther when one asks for a password.
 //
-// Items that share an address and admin login share one admin connection.
+// Discovery (discover = "replicas" or "cluster") logs in as the admin, or
+// without one as the rotated user with the current value: a node that
+// refuses that login holds another value.
+//
 // Errors never carry a value.
 func (t *Target) Observe(ctx context.Context, req providers.ObserveRequest) (*providers.ObserveResponse, error) {
 	resp := &providers.ObserveResponse{Results: make([]providers.Observation, len(req.Items))}
-	admins := &adminConns{}
-	defer admins.close()
+	s := &session{}
+	defer s.close()
 	for i, item := range req.Items {
 		if err := ctx.Err(); err != nil {
 			resp.Results[i].Err = err
 			continue
 		}
-		resp.Results[i] = t.observe(ctx, item, admins)
+		resp.Results[i] = t.observe(ctx, s, item)
 	}
 	return resp, nil
 }
 
-func (t *Target) observe(ctx context.Context, item providers.ObserveItem, admins *adminConns) providers.Observation {
+func (t *Target) observe(ctx context.Context, s *session, item providers.ObserveItem) providers.Observation {
 	b, err := parseTarget(item.Config)
 	if err != nil {
 		return providers.Observation{Err: fmt.Errorf("redis target %s: %w", item.Target, err)}
 	}
-	if b.mode == ModeRequirePass {
-		return observeRequirePass(ctx, b, item)
-	}
-	return t.observeACL(ctx, b, item, admins)
-}
-
-// observeRequirePass tells whether the server's one password is Current.
-// There is no second password, so Unknown is always 0.
-func observeRequirePass(ctx context.Context, b *targetBlock, item providers.ObserveItem) providers.Observation {
-	// A server without a password takes any: it holds none.
-	err := ping(ctx, b.address, b.tls, login{})
-	switch {
-	case err == nil:
-		return providers.Observation{Holds: providers.HoldsNothing}
-	case !isAuthError(err):
-		return providers.Observation{Err: fmt.Errorf("%s: login probe: %w", b, redact(err, item.Current))}
-	case item.Current.IsEmpty():
-		return providers.Observation{Holds: providers.HoldsOther}
-	}
-	err = ping(ctx, b.address, b.tls, login{password: item.Current})
-	switch {
-	case isAuthError(err):
-		return providers.Observation{Holds: providers.HoldsOther}
-	case err != nil:
-		return providers.Observation{Err: fmt.Errorf("%s: login probe: %w", b, redact(err, item.Current))}
-	}
-	return providers.Observation{Holds: providers.HoldsCurrent}
-}
-
-// observeACL tells whether the user takes Current, by logging in with it,
-// and, with an admin login, counts the user's passwords rotplan did not
-// make.
-func (t *Target) observeACL(ctx context.Context, b *targetBlock, item providers.ObserveItem, admins *adminConns) providers.Observation {
-	var obs providers.Observation
-	if !item.Current.IsEmpty() {
-		err := ping(ctx, b.address, b.tls, b.login(item.Current))
-		switch {
-		case isAuthError(err):
-			obs.Holds = providers.HoldsOther
-		case err != nil:
-			return providers.Observation{Err: fmt.Errorf("%s: login probe: %w", b, redact(err, item.Current))}
-		default:
-			obs.Holds = providers.HoldsCurrent
-		}
-	}
-	admin, ok, err := b.admin()
+	secrets := []sensitive.Value{item.Current, item.Previous}
+	admin, hasAdmin, err := b.admin()
 	if err != nil {
 		// An admin_password from an env() that a plan's environment does
 		// not set: the plan goes on without it.
-		t.logger.Debug("no admin login to read the user's passwords with", "address", b.address, "user", b.username, "reason", err)
-		ok = false
+		t.logger.Debug("no admin login to read the user's passwords with", "target", b.String(), "reason", err)
+		hasAdmin = false
 	}
-	if !ok {
-		return obs
+	if hasAdmin {
+		secrets = append(secrets, admin.password)
 	}
-	c, err := admins.get(ctx, b, admin)
+	fail := func(err error) providers.Observation {
+		return providers.Observation{Err: fmt.Errorf("%s: %w", b, redact(err, secrets...))}
+	}
+
+	nodes, err := b.nodes(ctx, b.observeDialer(s, admin, hasAdmin, item.Current))
+	switch {
+	case errors.Is(err, errNoLogin):
+		return providers.Observation{Holds: providers.HoldsUnknown}
+	case err != nil && !hasAdmin && isAuthError(err):
+		t.logger.Info("a node refuses the current value, so discovery cannot log in there; it holds another value", "target", b.String(), "error", redact(err, secrets...))
+		return providers.Observation{Holds: providers.HoldsOther}
+	case err != nil:
+		return fail(err)
+	}
+
+	var (
+		errs    nodeErrors
+		holds   []providers.Holding
+		differ  []string
+		unknown = map[string]bool{}
+		nopass  bool
+	)
+	for _, node := range nodes {
+		var h providers.Holding
+		var u *aclUser
+		var err error
+		if b.mode == ModeRequirePass {
+			h, err = observeRequirePass(ctx, b, node, item.Current)
+		} else {
+			h, u, err = observeACL(ctx, s, b, node, item, admin, hasAdmin)
+		}
+		if err != nil {
+			errs = append(errs, nodeError{node, err})
+			continue
+		}
+		holds = append(holds, h)
+		if h != providers.HoldsCurrent {
+			differ = append(differ, node)
+		}
+		if u != nil {
+			for pw := range u.others(item.Current, item.Previous) {
+				unknown[pw] = true
+			}
+			if u.nopass {
+				nopass = true
+				t.logger.Warn("the ACL user is flagged nopass and accepts any password; counted as one credential rotplan did not make, which retire removes", "node", node, "user", b.username)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fail(unreadable(nodes, errs))
+	}
+	obs := providers.Observation{Holds: holds[0], Unknown: len(unknown)}
+	if nopass {
+		obs.Unknown++
+	}
+	for _, h := range holds[1:] {
+		if h != obs.Holds {
+			obs.Holds = providers.HoldsOther
+		}
+	}
+	if len(nodes) > 1 && obs.Holds == providers.HoldsOther && !item.Current.IsEmpty() && len(differ) < len(nodes) {
+		t.logger.Warn("not every node takes the store's current value", "target", b.String(), "differ", nodeNames(differ))
+	}
+	return obs
+}
+
+// observeRequirePass tells whether a node's one password is current.
+// There is no second password, so nothing is ever Unknown.
+func observeRequirePass(ctx context.Context, b *targetBlock, node string, current sensitive.Value) (providers.Holding, error) {
+	// A server without a password takes any: it holds none.
+	err := ping(ctx, node, b.tls, login{})
+	switch {
+	case err == nil:
+		return providers.HoldsNothing, nil
+	case !isAuthError(err):
+		return 0, fmt.Errorf("login probe: %w", err)
+	case current.IsEmpty():
+		return providers.HoldsOther, nil
+	}
+	err = ping(ctx, node, b.tls, login{password: current})
+	switch {
+	case isAuthError(err):
+		return providers.HoldsOther, nil
+	case err != nil:
+		return 0, fmt.Errorf("login probe: %w", err)
+	}
+	return providers.HoldsCurrent, nil
+}
+
+// observeACL tells whether the user takes the current value on node, by
+// logging in with it, and, with an admin login, reads the user's
+// passwords there.
+func observeACL(ctx context.Context, s *session, b *targetBlock, node string, item providers.ObserveItem, admin login, hasAdmin bool) (providers.Holding, *aclUser, error) {
+	var holds providers.Holding
+	if !item.Current.IsEmpty() {
+		err := ping(ctx, node, b.tls, b.login(item.Current))
+		switch {
+		case isAuthError(err):
+			holds = providers.HoldsOther
+		case err != nil:
+			return 0, nil, fmt.Errorf("login probe: %w", err)
+		default:
+			holds = providers.HoldsCurrent
+		}
+	}
+	if !hasAdmin {
+		return holds, nil, nil
+	}
+	c, err := b.adminClient(ctx, s, node, admin)
 	if err != nil {
-		return providers.Observation{Err: fmt.Errorf("%s: %w", b, redact(err, item.Current, item.Previous, admin.password))}
+		return 0, nil, err
 	}
 	u, err := getUser(ctx, c, b.username)
 	if err != nil {
@@ -268,91 +428,60 @@ func (t *Target) observeACL(ctx context.Context, b *targetBlock, item providers.
 		if goredis.IsPermissionError(err) {
 			hint = " (rotplan's admin login needs +acl|getuser to tell which passwords the user has)"
 		}
-		return providers.Observation{Err: fmt.Errorf("%s: acl getuser: %w%s", b, redact(err, item.Current, item.Previous, admin.password), hint)}
+		return 0, nil, fmt.Errorf("acl getuser: %w%s", err, hint)
 	}
 	if u == nil {
 		if item.Current.IsEmpty() {
-			return providers.Observation{Err: fmt.Errorf("%s: %w", b, errNoSuchUser(b.username))}
+			return 0, nil, errNoSuchUser(b.username)
 		}
-		// The probe was refused: HoldsOther, and Deliver says what to do.
-		return obs
+		// The probe was refused: another value, and Deliver says what to do.
+		return holds, nil, nil
 	}
-	obs.Unknown = u.besides(item.Current, item.Previous)
 	if item.Current.IsEmpty() {
-		obs.Holds = providers.HoldsNothing
-		if obs.Unknown > 0 {
-			obs.Holds = providers.HoldsOther
+		holds = providers.HoldsNothing
+		if u.besides(item.Previous) > 0 {
+			holds = providers.HoldsOther
 		}
 	}
-	if u.nopass {
-		t.logger.Warn("the ACL user is flagged nopass and accepts any password; counted as one credential rotplan did not make, which retire removes", "address", b.address, "user", b.username)
-	}
-	return obs
+	return holds, u, nil
 }
 
-// adminConns holds the admin connections of one Observe, one per address
-// and admin login, closed when it ends. A login that failed is not tried
-// again.
-type adminConns struct {
-	conns []adminConn
-}
-
-type adminConn struct {
-	address  string
-	tls      bool
-	admin    login
-	c        *goredis.Client
-	loginErr error
-}
-
-// get returns the connection to b's server as admin, logging in the first
-// time.
-func (a *adminConns) get(ctx context.Context, b *targetBlock, admin login) (*goredis.Client, error) {
-	for _, ac := range a.conns {
-		if ac.address == b.address && ac.tls == b.tls && ac.admin.username == admin.username && ac.admin.password.Equal(admin.password) {
-			return ac.c, ac.loginErr
-		}
-	}
-	c, err := b.adminClient(ctx, admin)
-	a.conns = append(a.conns, adminConn{address: b.address, tls: b.tls, admin: admin, c: c, loginErr: err})
-	return c, err
-}
-
-func (a *adminConns) close() {
-	for _, ac := range a.conns {
-		if ac.c != nil {
-			ac.c.Close()
-		}
-	}
-}
-
-// Deliver adds each item's Value to its password. In acl mode it goes to
-// the user with ACL SETUSER <user> #<sha256>, beside the passwords the user
-// already has, so Previous keeps working until Retire; the user must exist
-// and be enabled: rotplan sets passwords, not permissions. In requirepass
-// mode it replaces the server's password with CONFIG SET requirepass, and
-// the old one stops working at once. A password already in place is
-// skipped. The change is then saved where the server keeps it (ACL SAVE,
-// else CONFIG REWRITE), so a restart does not undo it.
+// Deliver adds each item's Value to its password on every node of the
+// block. In acl mode it goes to the user with ACL SETUSER <user>
+// #<sha256>, beside the passwords the user already has, so Previous keeps
+// working until Retire; the user must exist and be enabled on every node:
+// rotplan sets passwords, not permissions. In requirepass mode it replaces
+// each node's password with CONFIG SET requirepass, and the old one stops
+// working at once. A node that already has the password is skipped, and
+// the item is skipped when every node is.
+//
+// Every node is read first (logged in to, its user read), and when one
+// cannot take the change none is changed and the item fails naming it.
+// Then each node is changed, checked (ACL GETUSER, or a login with the new
+// requirepass) and saved as the block's save says; a node that fails there
+// fails the item, naming it, and apply's rollback reverts every node.
 func (t *Target) Deliver(ctx context.Context, req providers.DeliverRequest) (*providers.WriteResponse, error) {
 	return t.write(ctx, req.Items, opDeliver)
 }
 
-// Revert undoes a Deliver: each item's Value (the old password) works again
-// and Previous (the failed candidate) no longer does. In acl mode the user
-// gets #<old> back if it lost it and loses !<candidate>; in requirepass mode
-// the server's password is set back to the old one.
+// Revert undoes a Deliver on every node: each item's Value (the old
+// password) works again and Previous (the failed candidate) no longer does.
+// In acl mode the user gets #<old> back if it lost it and loses
+// !<candidate>; in requirepass mode the server's password is set back to
+// the old one. A node that cannot be reached does not stop the others from
+// being reverted; the item then fails naming it.
 func (t *Target) Revert(ctx context.Context, req providers.RevertRequest) (*providers.WriteResponse, error) {
 	return t.write(ctx, req.Items, opRevert)
 }
 
-// Retire leaves each item's Value the user's only password once the grace
-// of Previous is over: in acl mode ACL SETUSER <user> resetpass #<sha256>,
-// one command that removes Previous and every password rotplan did not make
-// (and ends nopass) while keeping the current one. It is refused while the
-// user does not take the current password, and skipped when that is the
-// only one. In requirepass mode there is nothing to do: the old password
-// stopped working at Deliver.
+// Retire leaves each item's Value the user's only password on every node
+// once the grace of Previous is over: in acl mode ACL SETUSER <user>
+// resetpass #<sha256>, one command that removes Previous and every
+// password rotplan did not make (and ends nopass) while keeping the current
+// one. It is refused, on every node, while some node's user does not take
+// the current password, and skipped on a node where that is the only one.
+// In requirepass mode there is nothing to do: the old password stopped
+// working at Deliver.
 func (t *Target) Retire(ctx context.Context, req providers.RetireRequest) (*providers.WriteResponse, error) {
 	return t.write(ctx, req.Items, opRetire)
 }
@@ -367,6 +496,8 @@ const (
 
 func (t *Target) write(ctx context.Context, items []providers.WriteItem, o op) (*providers.WriteResponse, error) {
 	resp := &providers.WriteResponse{Results: make([]providers.WriteResult, len(items))}
+	s := &session{}
+	defer s.close()
 	for i, item := range items {
 		// Once ctx is done, every item left says so, and the ones before
 		// keep their results.
@@ -380,16 +511,20 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, o op) (
 			continue
 		}
 		secrets := []sensitive.Value{item.Value, item.Previous}
+		if admin, ok, _ := b.admin(); ok {
+			secrets = append(secrets, admin.password)
+		}
 		var skipped bool
 		if b.mode == ModeRequirePass {
-			skipped, err = t.writeRequirePass(ctx, b, item, o, &secrets)
+			skipped, err = t.writeRequirePass(ctx, s, b, item, o)
 		} else {
-			skipped, err = t.writeACL(ctx, b, item, o, &secrets)
+			skipped, err = t.writeACL(ctx, s, b, item, o)
 		}
 		if err != nil {
 			hint := ""
 			if goredis.IsPermissionError(err) {
-				hint = permissionHint[b.mode]
+				var se *saveError
+				hint = b.permissionHint(errors.As(err, &se))
 			}
 			err = fmt.Errorf("%s: %w%s", b, redact(err, secrets...), hint)
 		}
@@ -399,49 +534,130 @@ func (t *Target) write(ctx context.Context, items []providers.WriteItem, o op) (
 }
 
 // permissionHint says, after a refused command, what the login rotplan
-// changes passwords with must be allowed.
-var permissionHint = map[string]string{
-	ModeACL:         " (rotplan's login needs +acl|getuser, +acl|setuser and, to save the change, +acl|save or +config|rewrite)",
-	ModeRequirePass: " (rotplan's login needs +config|set and, to save the change, +acl|save or +config|rewrite)",
+// changes passwords with must be allowed; saving, when what was refused
+// was saving the change.
+func (b *targetBlock) permissionHint(saving bool) string {
+	need := []string{"+acl|getuser", "+acl|setuser"}
+	if b.mode == ModeRequirePass {
+		need = []string{"+config|set", "+config|get"}
+	}
+	switch b.discover {
+	case DiscoverReplicas:
+		need = append(need, "+info")
+	case DiscoverCluster:
+		need = append(need, "+cluster|nodes")
+	}
+	hint := " (rotplan's login needs " + strings.Join(need, ", ")
+	switch b.save {
+	case SaveAuto:
+		hint += " and, to save the change, +acl|save or +config|rewrite"
+	case SaveACL:
+		hint += " and, to save the change, +acl|save"
+	case SaveConfigRewrite:
+		if b.mode == ModeACL {
+			hint += " and, to save the change, +config|get and +config|rewrite"
+		} else {
+			hint += " and, to save the change, +config|rewrite"
+		}
+	}
+	if saving {
+		hint += `; where the server may not save, as on managed Redis, set save = "none"`
+	}
+	return hint + ")"
 }
 
-// writeACL carries out o on an ACL user. Passwords go to the server only as
-// their SHA-256 (#hash to add, !hash to remove).
-func (t *Target) writeACL(ctx context.Context, b *targetBlock, item providers.WriteItem, o op, secrets *[]sensitive.Value) (bool, error) {
+// writeACL carries out o on an ACL user on every node. Passwords go to the
+// server only as their SHA-256 (#hash to add, !hash to remove).
+func (t *Target) writeACL(ctx context.Context, s *session, b *targetBlock, item providers.WriteItem, o op) (bool, error) {
 	// Log in with the value most likely to work first: the old one before
 	// Deliver, the current (or restored) one after.
 	values := []sensitive.Value{item.Value, item.Previous}
 	if o == opDeliver {
 		values = []sensitive.Value{item.Previous, item.Value}
 	}
-	c, err := b.connect(ctx, secrets, values...)
+	dial := func(ctx context.Context, node string) (*goredis.Client, error) {
+		return b.connect(ctx, s, node, values...)
+	}
+	nodes, err := b.nodes(ctx, dial)
 	if err != nil {
 		return false, err
 	}
-	defer c.Close()
 
-	u, err := getUser(ctx, c, b.username)
-	if err != nil {
-		return false, fmt.Errorf("acl getuser: %w", err)
+	// Read every node before changing any.
+	type change struct {
+		node  string
+		c     *goredis.Client
+		rules []string
 	}
-	if u == nil {
-		return false, errNoSuchUser(b.username)
+	var changes []change
+	var errs nodeErrors
+	for _, node := range nodes {
+		c, err := dial(ctx, node)
+		if err != nil {
+			errs = append(errs, nodeError{node, err})
+			continue
+		}
+		u, err := getUser(ctx, c, b.username)
+		if err != nil {
+			errs = append(errs, nodeError{node, fmt.Errorf("acl getuser: %w", err)})
+			continue
+		}
+		if u == nil {
+			errs = append(errs, nodeError{node, errNoSuchUser(b.username)})
+			continue
+		}
+		rules, err := aclRules(b, item, o, u)
+		if err != nil {
+			errs = append(errs, nodeError{node, err})
+			continue
+		}
+		if len(rules) > 0 {
+			changes = append(changes, change{node, c, rules})
+		}
+	}
+	// A revert puts back what it can: the nodes it cannot reach are
+	// reported, not a reason to leave the others on the failed candidate.
+	if len(errs) > 0 && o != opRevert {
+		return false, notChanged(nodes, errs)
 	}
 
+	for _, ch := range changes {
+		if err := setUser(ctx, ch.c, b.username, ch.rules...); err != nil {
+			errs = append(errs, nodeError{ch.node, fmt.Errorf("acl setuser: %w", err)})
+			continue
+		}
+		if err := checkACL(ctx, ch.c, b.username, item, o); err != nil {
+			errs = append(errs, nodeError{ch.node, err})
+			continue
+		}
+		if err := b.saveChange(ctx, ch.c); err != nil {
+			errs = append(errs, nodeError{ch.node, err})
+			continue
+		}
+		t.logger.Debug("changed ACL user's passwords", "node", ch.node, "user", b.username, "op", o.String(), "rules", len(ch.rules))
+	}
+	if len(errs) > 0 {
+		return false, notEverywhere(nodes, errs)
+	}
+	return len(changes) == 0, nil
+}
+
+// aclRules returns the ACL SETUSER rules that carry out o on a node whose
+// user is u: none when the node is as o would leave it, an error when o
+// must not go ahead there.
+func aclRules(b *targetBlock, item providers.WriteItem, o op, u *aclUser) ([]string, error) {
 	var rules []string
 	switch o {
 	case opDeliver:
 		if item.Value.IsEmpty() {
-			return false, errors.New("no value to deliver")
+			return nil, errors.New("no value to deliver")
 		}
 		if !u.on {
-			return false, fmt.Errorf("the user is disabled: enable it first (ACL SETUSER %s on) if it should log in", b.username)
+			return nil, fmt.Errorf("the user is disabled: enable it first (ACL SETUSER %s on) if it should log in", b.username)
 		}
-		h := passwordHash(item.Value)
-		if u.passwords[h] {
-			return true, nil
+		if h := passwordHash(item.Value); !u.passwords[h] {
+			rules = append(rules, "#"+h)
 		}
-		rules = append(rules, "#"+h)
 	case opRevert:
 		if !item.Value.IsEmpty() {
 			if h := passwordHash(item.Value); !u.passwords[h] {
@@ -457,31 +673,51 @@ func (t *Target) writeACL(ctx context.Context, b *targetBlock, item providers.Wr
 		// Everything but the current password goes: the previous one, and
 		// any that rotplan did not make.
 		if u.besides(item.Value) == 0 {
-			return true, nil
+			return nil, nil
 		}
 		if item.Value.IsEmpty() || !u.takes(item.Value) {
-			return false, errors.New("refusing to remove the user's other passwords (the previous one and any rotplan did not make): the user does not take the current one, and would be left without a password its clients use; deliver the current value first")
+			return nil, errors.New("refusing to remove the user's other passwords (the previous one and any rotplan did not make): the user does not take the current one, and would be left without a password its clients use; deliver the current value first")
 		}
 		// In one command, so the user is never without the current
 		// password; resetpass also ends nopass.
 		rules = append(rules, "resetpass", "#"+passwordHash(item.Value))
 	}
-	if len(rules) == 0 {
-		return true, nil
-	}
-	if err := setUser(ctx, c, b.username, rules...); err != nil {
-		return false, fmt.Errorf("acl setuser: %w", err)
-	}
-	if err := persist(ctx, c); err != nil {
-		return false, err
-	}
-	t.logger.Debug("changed ACL user's passwords", "address", b.address, "user", b.username, "op", o.String(), "rules", len(rules))
-	return false, nil
+	return rules, nil
 }
 
-// writeRequirePass carries out o on a server's requirepass: CONFIG SET
-// sends the password itself, as Redis has no other way to set it.
-func (t *Target) writeRequirePass(ctx context.Context, b *targetBlock, item providers.WriteItem, o op, secrets *[]sensitive.Value) (bool, error) {
+// checkACL reads the user back after a change and fails unless it shows
+// what o was to leave: the new password there (deliver), the old one back
+// and the candidate gone (revert), the current one alone (retire).
+func checkACL(ctx context.Context, c *goredis.Client, user string, item providers.WriteItem, o op) error {
+	u, err := getUser(ctx, c, user)
+	if err != nil {
+		return fmt.Errorf("acl getuser after the change: %w", err)
+	}
+	if u == nil {
+		return errors.New("the user is gone after the change")
+	}
+	var ok bool
+	switch o {
+	case opDeliver:
+		ok = u.passwords[passwordHash(item.Value)]
+	case opRevert:
+		ok = (item.Value.IsEmpty() || u.passwords[passwordHash(item.Value)]) &&
+			(item.Previous.IsEmpty() || item.Previous.Equal(item.Value) || !u.passwords[passwordHash(item.Previous)])
+	case opRetire:
+		ok = !u.nopass && len(u.passwords) == 1 && u.passwords[passwordHash(item.Value)]
+	}
+	if !ok {
+		return fmt.Errorf("the user's passwords, read back with ACL GETUSER, do not show the %s", o)
+	}
+	return nil
+}
+
+// writeRequirePass carries out o on the requirepass of every node: CONFIG
+// SET sends the password itself, as Redis has no other way to set it. A
+// node whose masterauth was the password replaced gets the new one there
+// too, so that it still logs in to its primary, whose password changes
+// with it.
+func (t *Target) writeRequirePass(ctx context.Context, s *session, b *targetBlock, item providers.WriteItem, o op) (bool, error) {
 	if o == opRetire {
 		// One password: the previous stopped working when the current was
 		// set.
@@ -493,29 +729,77 @@ func (t *Target) writeRequirePass(ctx context.Context, b *targetBlock, item prov
 	if want.IsEmpty() {
 		return false, errors.New("no value to set")
 	}
-	err := ping(ctx, b.address, b.tls, login{password: want})
-	switch {
-	case err == nil:
-		// In place, unless the server takes any password at all.
-		if ping(ctx, b.address, b.tls, login{}) != nil {
-			return true, nil
-		}
-	case !isAuthError(err):
-		return false, fmt.Errorf("login probe: %w", err)
+	dial := func(ctx context.Context, node string) (*goredis.Client, error) {
+		return b.connect(ctx, s, node, item.Previous, item.Value)
 	}
-	c, err := b.connect(ctx, secrets, item.Previous, item.Value)
+	nodes, err := b.nodes(ctx, dial)
 	if err != nil {
 		return false, err
 	}
-	defer c.Close()
+
+	type change struct {
+		node string
+		c    *goredis.Client
+	}
+	var changes []change
+	var errs nodeErrors
+	for _, node := range nodes {
+		err := ping(ctx, node, b.tls, login{password: want})
+		switch {
+		case err == nil:
+			// In place, unless the server takes any password at all.
+			if ping(ctx, node, b.tls, login{}) != nil {
+				continue
+			}
+		case !isAuthError(err):
+			errs = append(errs, nodeError{node, fmt.Errorf("login probe: %w", err)})
+			continue
+		}
+		c, err := dial(ctx, node)
+		if err != nil {
+			errs = append(errs, nodeError{node, err})
+			continue
+		}
+		changes = append(changes, change{node, c})
+	}
+	if len(errs) > 0 && o != opRevert {
+		return false, notChanged(nodes, errs)
+	}
+
+	for _, ch := range changes {
+		if err := b.setRequirePass(ctx, ch.c, ch.node, want, item.Previous); err != nil {
+			errs = append(errs, nodeError{ch.node, err})
+			continue
+		}
+		t.logger.Debug("set requirepass", "node", ch.node, "op", o.String())
+	}
+	if len(errs) > 0 {
+		return false, notEverywhere(nodes, errs)
+	}
+	return len(changes) == 0, nil
+}
+
+// setRequirePass sets node's requirepass to want, and its masterauth too
+// where that was old; checks that want logs in; and saves the change.
+func (b *targetBlock) setRequirePass(ctx context.Context, c *goredis.Client, node string, want, old sensitive.Value) error {
 	if err := c.ConfigSet(ctx, "requirepass", want.Reveal()).Err(); err != nil {
-		return false, fmt.Errorf("config set requirepass: %w", err)
+		return fmt.Errorf("config set requirepass: %w", err)
 	}
-	if err := persist(ctx, c); err != nil {
-		return false, err
+	if !old.IsEmpty() {
+		auth, err := c.ConfigGet(ctx, "masterauth").Result()
+		if err != nil {
+			return fmt.Errorf("config get masterauth: %w", err)
+		}
+		if sensitive.New(auth["masterauth"]).Equal(old) {
+			if err := c.ConfigSet(ctx, "masterauth", want.Reveal()).Err(); err != nil {
+				return fmt.Errorf("config set masterauth: %w", err)
+			}
+		}
 	}
-	t.logger.Debug("set requirepass", "address", b.address, "op", o.String())
-	return false, nil
+	if err := ping(ctx, node, b.tls, login{password: want}); err != nil {
+		return fmt.Errorf("login with the password just set: %w", err)
+	}
+	return b.saveChange(ctx, c)
 }
 
 func (o op) String() string {
@@ -549,22 +833,28 @@ func (u *aclUser) takes(v sensitive.Value) bool {
 // besides counts the credentials the user has other than values: each
 // other password, and nopass as one. An empty value is no credential.
 func (u *aclUser) besides(values ...sensitive.Value) int {
+	n := len(u.others(values...))
+	if u.nopass {
+		n++
+	}
+	return n
+}
+
+// others returns the hashes of the user's passwords other than values.
+func (u *aclUser) others(values ...sensitive.Value) map[string]bool {
 	known := map[string]bool{}
 	for _, v := range values {
 		if !v.IsEmpty() {
 			known[passwordHash(v)] = true
 		}
 	}
-	n := 0
+	out := map[string]bool{}
 	for h := range u.passwords {
 		if !known[h] {
-			n++
+			out[h] = true
 		}
 	}
-	if u.nopass {
-		n++
-	}
-	return n
+	return out
 }
 
 // getUser reads a user's flags and password hashes; nil when there is no
@@ -612,26 +902,4 @@ func setUser(ctx context.Context, c *goredis.Client, name string, rules ...strin
 		args = append(args, r)
 	}
 	return c.Do(ctx, args...).Err()
-}
-
-// persist saves a change of passwords where the server keeps its
-// configuration, so a restart does not undo it: the ACL file when the
-// server has one (ACL SAVE), else its configuration file (CONFIG REWRITE).
-// A server with neither keeps everything in memory, and there is nothing to
-// save.
-func persist(ctx context.Context, c *goredis.Client) error {
-	const lost = "changed in memory but not saved, so a restart would undo it"
-	err := c.Do(ctx, "ACL", "SAVE").Err()
-	if err == nil {
-		return nil
-	}
-	// Redis 5 has no ACL command at all.
-	if !strings.Contains(err.Error(), "not configured to use an ACL file") && !strings.Contains(strings.ToLower(err.Error()), "unknown command") {
-		return fmt.Errorf("%s: acl save: %w", lost, err)
-	}
-	err = c.Do(ctx, "CONFIG", "REWRITE").Err()
-	if err == nil || strings.Contains(err.Error(), "without a config file") {
-		return nil
-	}
-	return fmt.Errorf("%s: config rewrite: %w", lost, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -15,6 +16,9 @@ import (
 
 // DefaultVerifyTimeout bounds a verify whose context has no deadline.
 const DefaultVerifyTimeout = 30 * time.Second
+
+// verifyParallelism bounds the nodes one verify checks at a time.
+const verifyParallelism = 8
 
 // Backoff between verify attempts: it doubles from the first to the last.
 const (
@@ -38,12 +42,14 @@ func NewVerifier(s providers.Settings) (*Verifier, error) {
 	return &Verifier{logger: logger.Named("redis")}, nil
 }
 
-// Verify logs in on a fresh connection, as username when the block names
-// one, with the value as the password, and runs command (PING by default).
-// Any reply but an error passes, a nil reply included. A refused login, a
+// Verify logs in to each node (address, then nodes) on a fresh
+// connection, as username when the block names one, with the value as the
+// password, and runs command (PING by default). Any reply but an error
+// passes, a nil reply included; every node must pass. A refused login, a
 // server that is loading or unreachable, is tried again with backoff until
-// ctx's deadline (DefaultVerifyTimeout when it has none); any other error
-// reply (no permission, unknown command) fails at once.
+// ctx's deadline (DefaultVerifyTimeout when it has none); any other error reply (no permission, unknown command) fails at
+// once. The nodes are checked side by side (at most verifyParallelism at a
+// time). The error names each node that did not pass.
 func (v *Verifier) Verify(ctx context.Context, req providers.VerifyRequest) (*providers.VerifyResponse, error) {
 	cfg, err := newBlockConfig(req.Config)
 	if err != nil {
@@ -53,27 +59,40 @@ func (v *Verifier) Verify(ctx context.Context, req providers.VerifyRequest) (*pr
 	if err != nil {
 		return nil, fmt.Errorf("redis verify: %w", err)
 	}
+	listed, err := cfg.strings("nodes")
+	if err != nil {
+		return nil, fmt.Errorf("redis verify: %w", err)
+	}
+	var nodes []string
+	seen := map[string]bool{}
+	for _, n := range append([]string{address}, listed...) {
+		if n != "" && !seen[nodeKey(n)] {
+			seen[nodeKey(n)] = true
+			nodes = append(nodes, n)
+		}
+	}
+	where := nodeNames(nodes)
 	useTLS, err := cfg.bool("tls")
 	if err != nil {
-		return nil, fmt.Errorf("redis verify at %s: %w", address, err)
+		return nil, fmt.Errorf("redis verify at %s: %w", where, err)
 	}
 	username, err := cfg.string("username")
 	if err != nil {
-		return nil, fmt.Errorf("redis verify at %s: %w", address, err)
+		return nil, fmt.Errorf("redis verify at %s: %w", where, err)
 	}
 	command, err := cfg.strings("command")
 	if err != nil {
-		return nil, fmt.Errorf("redis verify at %s: %w", address, err)
+		return nil, fmt.Errorf("redis verify at %s: %w", where, err)
 	}
 	if len(command) == 0 {
 		command = []string{"PING"}
 	}
-	who := "redis verify at " + address
+	who := "redis verify at " + where
 	if username != "" {
-		who = fmt.Sprintf("redis verify as %s at %s", username, address)
+		who = fmt.Sprintf("redis verify as %s at %s", username, where)
 	}
-	if address == "" {
-		return nil, fmt.Errorf("%s: address is required", who)
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("%s: address or nodes is required", who)
 	}
 	if req.Value.IsEmpty() {
 		return nil, fmt.Errorf("%s: no value to verify", who)
@@ -89,13 +108,54 @@ func (v *Verifier) Verify(ctx context.Context, req providers.VerifyRequest) (*pr
 		args[i] = a
 	}
 	l := login{username: username, password: req.Value}
+	// The nodes are checked side by side, so that one that never passes
+	// does not use up the others' time.
+	type result struct {
+		attempts int
+		err      error
+	}
+	results := make([]result, len(nodes))
+	var wg sync.WaitGroup
+	limit := make(chan struct{}, verifyParallelism)
+	for i, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			attempts, err := v.verifyNode(ctx, node, useTLS, l, args)
+			results[i] = result{attempts, err}
+		}()
+	}
+	wg.Wait()
+	var errs nodeErrors
+	var passed []string
+	for i, node := range nodes {
+		if err := results[i].err; err != nil {
+			errs = append(errs, nodeError{node, redact(err, req.Value)})
+			continue
+		}
+		passed = append(passed, fmt.Sprintf("%s answered %s after %d attempt(s)", node, command[0], results[i].attempts))
+	}
+	switch {
+	case len(errs) == 1 && len(nodes) == 1:
+		return nil, fmt.Errorf("%s: %s: %w", who, command[0], errs[0].err)
+	case len(errs) > 0:
+		return nil, fmt.Errorf("%s: %s: %d of %d nodes did not pass: %w", who, command[0], len(errs), len(nodes), errs)
+	}
+	return &providers.VerifyResponse{Detail: strings.Join(passed, "; ")}, nil
+}
+
+// verifyNode runs the check on one node until it passes, fails for good,
+// or ctx ends, and returns the attempts it took.
+func (v *Verifier) verifyNode(ctx context.Context, node string, useTLS bool, l login, args []any) (int, error) {
 	backoff := firstBackoff
 	var last error
 	for attempt := 1; ; attempt++ {
-		err := run(ctx, address, useTLS, l, args)
+		err := run(ctx, node, useTLS, l, args)
 		if err == nil {
-			v.logger.Debug("verified", "address", address, "user", username, "attempts", attempt)
-			return &providers.VerifyResponse{Detail: fmt.Sprintf("%s answered %s after %d attempt(s)", address, command[0], attempt)}, nil
+			v.logger.Debug("verified", "node", node, "user", l.username, "attempts", attempt)
+			return attempt, nil
 		}
 		// An attempt cut short by the deadline says less than the one
 		// before it.
@@ -103,12 +163,12 @@ func (v *Verifier) Verify(ctx context.Context, req providers.VerifyRequest) (*pr
 			last = err
 		}
 		if !retryable(err) {
-			return nil, fmt.Errorf("%s: %s: %w", who, command[0], redact(err, req.Value))
+			return attempt, err
 		}
-		v.logger.Debug("verify attempt failed", "address", address, "user", username, "attempt", attempt, "error", redact(err, req.Value))
+		v.logger.Debug("verify attempt failed", "node", node, "user", l.username, "attempt", attempt, "error", redact(err, l.password))
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%s: %s: no success in %d attempt(s) before the deadline: %w", who, command[0], attempt, redact(last, req.Value))
+			return attempt, fmt.Errorf("no success in %d attempt(s) before the deadline: %w", attempt, last)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, lastBackoff)

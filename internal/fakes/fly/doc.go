@@ -13,11 +13,14 @@
 //
 // It keeps what the real API is documented to keep: every request needs the
 // token (Authorization "Bearer TOKEN" or "FlyV1 TOKEN", else 401); an
-// unknown app is 404; values are never returned, only a digest, which is
-// the hex MD5 of the value as Fly's documentation shows it
-// (fly.io/docs/apps/secrets: MY_SECRET=romance lists as
-// b9e37b7b239ee4aefc75352fe3fa6dc6), unless a test sets another Digest;
-// every update moves the app's secrets version on by one, and unsetting a
+// unknown app is 404; values are never returned, only a digest. By default
+// the digest is opaque (OpaqueDigest: 16 hex characters that depend on the
+// value alone, by an algorithm no client can reproduce), as current Fly's
+// are: the MD5 in Fly's documentation (fly.io/docs/apps/secrets:
+// MY_SECRET=romance lists as b9e37b7b239ee4aefc75352fe3fa6dc6) is old sample
+// output, and neither fly-go (AppSecret.Digest) nor flyctl computes a digest
+// or says how Fly does; a test of that documented form sets MD5Digest with
+// SetDigest. Every update moves the app's secrets version on by one, and unsetting a
 // secret that does not exist is not an error. Errors are JSON
 // {"error":"..."}, as Fly sends them. Like the real endpoints, storing
 // secrets restarts nothing.
@@ -29,9 +32,23 @@
 //	GET    /v1/apps/{app}/machines/{id}             one Machine
 //	POST   /v1/apps/{app}/machines/{id}             update: {"config":{...whole...},"region","skip_launch",
 //	                                                "min_secrets_version":N,...} → the Machine, new instance_id
-//	POST   /v1/apps/{app}/machines/{id}/lease       ?ttl=N or {"ttl":N} → 201 {"status":"success","data":{"nonce",...}}; 409 if held
+//	POST   /v1/apps/{app}/machines/{id}/lease       ?ttl=N or {"ttl":N} → 201 {"status":"success","data":{"nonce",...}}; 409 if held;
+//	                                                with the holder's fly-machine-lease-nonce, a refresh (fly-go's RefreshLease): 200, same nonce
 //	DELETE /v1/apps/{app}/machines/{id}/lease       header fly-machine-lease-nonce
-//	GET    /v1/apps/{app}/machines/{id}/wait        ?state=started&instance_id=I (or version=I)&timeout=S → 200 {"ok":true} or 408
+//	GET    /v1/apps/{app}/machines/{id}/wait        ?state=started&version=I (or instance_id=I)&timeout=S → 200 {"ok":true} or 408
+//
+// The wait takes the instance as version=, as fly-go's Wait sends it since
+// its wait options (flaps/flaps_machines_wait.go, fly-go commit 0bcb397,
+// March 2026; before, instance_id=), and counts the waits that used it
+// (Calls.WaitVersions).
+//
+// The fake keeps a clock (Now) that leases expire by: the real time, moved
+// on by Advance and by every wait that times out, by the timeout asked (the
+// real API holds such a request that long before its 408). A lease lapses
+// when its ttl passes unrefreshed, and a deploy queued behind it (Contend)
+// then takes the Machine and updates it, as a concurrent `fly deploy` would;
+// flyctl's own deploys hold 13 s leases and refresh them in the background
+// (internal/machine/leasable_machine.go) for that reason.
 //
 // Each Machine runs the app's secrets as of the version it was last given,
 // not what the app stores now: an update gives it the stored secrets (and
@@ -43,7 +60,7 @@
 // and becomes started (or failed, for one made with FailsToStart) when it
 // is waited for; with skip_launch it is left stopped. Where the real wait
 // holds the request up to timeout seconds and then answers 408, the fake
-// answers 408 at once.
+// answers 408 at once and moves its clock on by the timeout.
 //
 // Tests see what the server holds (Value, Version, Machine, RunningValue),
 // count the requests per app (Calls; MachineUpdates counts Machine updates,

@@ -47,8 +47,10 @@ type MachineStatus struct {
 	SecretsVersion uint64
 	// Updates counts the update requests the Machine accepted.
 	Updates int
-	// Leased reports a lease held now.
+	// Leased reports a lease held now (by the fake's clock).
 	Leased bool
+	// LeaseTTL is the ttl the last lease granted or refreshed asked for.
+	LeaseTTL time.Duration
 }
 
 type machine struct {
@@ -65,7 +67,11 @@ type machine struct {
 	pendingWaits int
 	updates      int
 
-	lease *machineLease
+	lease    *machineLease
+	leaseTTL time.Duration
+	// contended: another deploy takes the lease whenever it is free and
+	// updates the Machine (Contend).
+	contended bool
 }
 
 type machineLease struct {
@@ -104,7 +110,7 @@ func (s *Server) AddMachine(appName string, spec MachineSpec) string {
 	for k, v := range meta {
 		metadata[k] = v
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	m := &machine{
 		id:     id,
 		region: region,
@@ -142,7 +148,7 @@ func (s *Server) Machine(appName, id string) (MachineStatus, bool) {
 	image, _ := m.config["image"].(string)
 	return MachineStatus{
 		ID: m.id, State: m.state, Region: m.region, InstanceID: m.instanceID, Image: image,
-		SecretsVersion: m.secretsVersion, Updates: m.updates, Leased: m.lease.active(time.Now()),
+		SecretsVersion: m.secretsVersion, Updates: m.updates, Leased: m.lease.active(s.now()), LeaseTTL: m.leaseTTL,
 	}, true
 }
 
@@ -167,7 +173,45 @@ func (s *Server) HoldLease(appName, id string) {
 	defer s.mu.Unlock()
 	if m := s.machine(appName, id); m != nil {
 		s.serial++
-		m.lease = &machineLease{nonce: fmt.Sprintf("other-%d", s.serial), owner: "someone-else@example.com", expires: time.Now().Add(time.Hour)}
+		m.lease = &machineLease{nonce: fmt.Sprintf("other-%d", s.serial), owner: "someone-else@example.com", expires: s.now().Add(time.Hour)}
+	}
+}
+
+// HoldLeaseFor is HoldLease for d of the fake's clock.
+func (s *Server) HoldLeaseFor(appName, id string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.machine(appName, id); m != nil {
+		s.serial++
+		m.lease = &machineLease{nonce: fmt.Sprintf("other-%d", s.serial), owner: "someone-else@example.com", expires: s.now().Add(d)}
+	}
+}
+
+// Contend queues another deploy behind whoever leases the Machine: once a
+// lease lapses (expires by the fake's clock without being released), the
+// next request that names the app finds that deploy holding the Machine,
+// which it has updated, as a concurrent `fly deploy` waiting for the lease
+// would. A client whose lease lapsed finds its Machine changed under it.
+func (s *Server) Contend(appName, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.machine(appName, id); m != nil {
+		m.contended = true
+	}
+}
+
+// contend lets the contenders of an app take the Machines whose leases are
+// free; the caller holds s.mu.
+func (s *Server) contend(a *app) {
+	now := s.now()
+	for _, m := range a.machines {
+		if !m.contended || m.lease == nil || m.lease.active(now) {
+			continue
+		}
+		s.serial++
+		m.lease = &machineLease{nonce: fmt.Sprintf("other-%d", s.serial), owner: "another-deploy@example.com", expires: now.Add(time.Hour)}
+		m.instanceID = s.newInstanceID()
+		m.updates++
 	}
 }
 
@@ -277,7 +321,7 @@ func (s *Server) updateMachine(q *request, m *machine) {
 	if !decode(q, &in) {
 		return
 	}
-	now := time.Now()
+	now := s.now()
 	if m.lease.active(now) && q.r.Header.Get("fly-machine-lease-nonce") != m.lease.nonce {
 		writeError(q.w, http.StatusConflict, "machine "+m.id+" is leased by "+m.lease.owner)
 		return
@@ -334,13 +378,26 @@ func (s *Server) acquireLease(q *request, m *machine) {
 	} else if in.TTL != nil {
 		ttl = *in.TTL
 	}
-	now := time.Now()
-	if m.lease.active(now) {
+	now := s.now()
+	nonce := q.r.Header.Get("fly-machine-lease-nonce")
+	switch {
+	case m.lease.active(now) && nonce != "" && nonce == m.lease.nonce:
+		// A refresh (fly-go's RefreshLease): the same lease, longer.
+		s.calls[q.r.PathValue("app")].Refreshes++
+		m.lease.expires = now.Add(time.Duration(ttl) * time.Second)
+		m.leaseTTL = time.Duration(ttl) * time.Second
+		writeJSON(q.w, http.StatusOK, map[string]any{
+			"status": "success",
+			"data":   map[string]any{"nonce": m.lease.nonce, "expires_at": m.lease.expires.Unix(), "owner": m.lease.owner, "version": m.instanceID},
+		})
+		return
+	case m.lease.active(now):
 		writeError(q.w, http.StatusConflict, "lease currently held by "+m.lease.owner)
 		return
 	}
 	s.serial++
-	m.lease = &machineLease{nonce: fmt.Sprintf("%012x", 0xfed368b00000+s.serial), owner: "fake@fly.io", description: in.Description, expires: now.Add(time.Duration(ttl) * time.Second)}
+	m.leaseTTL = time.Duration(ttl) * time.Second
+	m.lease = &machineLease{nonce: fmt.Sprintf("%012x", 0xfed368b00000+s.serial), owner: "fake@fly.io", description: in.Description, expires: now.Add(m.leaseTTL)}
 	writeJSON(q.w, http.StatusCreated, map[string]any{
 		"status": "success",
 		"data": map[string]any{
@@ -355,7 +412,7 @@ func (s *Server) acquireLease(q *request, m *machine) {
 
 func (s *Server) releaseLease(q *request, m *machine) {
 	switch {
-	case !m.lease.active(time.Now()):
+	case !m.lease.active(s.now()):
 		writeError(q.w, http.StatusNotFound, "lease not found")
 	case q.r.Header.Get("fly-machine-lease-nonce") != m.lease.nonce:
 		writeError(q.w, http.StatusConflict, "lease nonce does not match")
@@ -384,15 +441,20 @@ func (s *Server) waitMachine(q *request, m *machine) {
 		writeError(q.w, http.StatusBadRequest, "invalid state "+strconv.Quote(state))
 		return
 	}
+	timeout := 60
 	if v := query.Get("timeout"); v != "" {
-		if n, err := strconv.Atoi(v); err != nil || n < 0 {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
 			writeError(q.w, http.StatusBadRequest, "invalid timeout")
 			return
 		}
+		timeout = n
 	}
-	instance := query.Get("instance_id")
-	if instance == "" {
-		instance = query.Get("version")
+	instance := query.Get("version")
+	if instance != "" {
+		s.calls[q.r.PathValue("app")].WaitVersions++
+	} else {
+		instance = query.Get("instance_id")
 	}
 
 	if m.state == "starting" {
@@ -410,5 +472,7 @@ func (s *Server) waitMachine(q *request, m *machine) {
 		writeJSON(q.w, http.StatusOK, map[string]any{"ok": true})
 		return
 	}
+	// The real API would have held the request for timeout seconds.
+	s.skew += time.Duration(timeout) * time.Second
 	writeError(q.w, http.StatusRequestTimeout, "deadline_exceeded: machine "+m.id+" did not reach "+state)
 }

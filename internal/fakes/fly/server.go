@@ -2,7 +2,10 @@ package fly
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -29,6 +32,10 @@ type Server struct {
 	mu     sync.Mutex
 	token  string
 	digest func(value []byte) string
+	// skew is how far the fake's clock is ahead of the real one: a wait
+	// that times out moves it on by the time the real API would have held
+	// the request, and Advance moves it on.
+	skew   time.Duration
 	apps   map[string]*app
 	calls  map[string]*Calls
 	fails  map[string][]Failure
@@ -58,9 +65,13 @@ type Calls struct {
 	MachineLists   int // GET /v1/apps/{app}/machines
 	MachineGets    int // GET /v1/apps/{app}/machines/{id}
 	MachineUpdates int // POST /v1/apps/{app}/machines/{id}: each restarts or stages one Machine
-	Leases         int // POST /v1/apps/{app}/machines/{id}/lease
+	Leases         int // POST /v1/apps/{app}/machines/{id}/lease, refreshes included
+	Refreshes      int // the leases that carried a nonce: refreshes of a lease held
 	Releases       int // DELETE /v1/apps/{app}/machines/{id}/lease
 	Waits          int // GET /v1/apps/{app}/machines/{id}/wait
+	// WaitVersions counts the waits that named the instance as version=,
+	// as fly-go's Wait does now, rather than only as instance_id=.
+	WaitVersions int
 }
 
 // Failure is an error the server answers with instead of serving a request.
@@ -88,7 +99,7 @@ func New(tb testing.TB) *Server {
 	tb.Helper()
 	s := &Server{
 		token:  DefaultToken,
-		digest: MD5Digest,
+		digest: OpaqueDigest(),
 		apps:   map[string]*app{},
 		calls:  map[string]*Calls{},
 		fails:  map[string][]Failure{},
@@ -110,10 +121,45 @@ func New(tb testing.TB) *Server {
 }
 
 // MD5Digest is the digest Fly's documentation shows for a value: its MD5 in
-// lower-case hex.
+// lower-case hex. It is old sample output (fly.io/docs/apps/secrets);
+// current Fly lists other digests, which OpaqueDigest stands for.
 func MD5Digest(value []byte) string {
 	sum := md5.Sum(value)
 	return hex.EncodeToString(sum[:])
+}
+
+// OpaqueDigest returns the digest function a new Server uses: 16 lower-case
+// hex characters that depend on the value alone (the same value always
+// lists the same digest, another value another one) by an algorithm no
+// client can reproduce, a keyed hash with a key of this server's own. That
+// is what current Fly lists: short hex digests whose algorithm Fly has not
+// published (fly-go's AppSecret.Digest and flyctl's `fly secrets list` only
+// pass the API's digest on; neither computes one).
+func OpaqueDigest() func(value []byte) string {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return func(value []byte) string {
+		mac := hmac.New(sha256.New, key)
+		mac.Write(value)
+		return hex.EncodeToString(mac.Sum(nil))[:16]
+	}
+}
+
+// Now is the fake's clock: the real time, moved on by Advance and by
+// waits that timed out.
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now()
+}
+
+func (s *Server) now() time.Time { return time.Now().Add(s.skew) }
+
+// Advance moves the fake's clock on by d: leases expire by it.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skew += d
 }
 
 // SetToken changes the token the server accepts.
@@ -138,7 +184,7 @@ func (s *Server) Seed(appName string, values map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.app(appName, true)
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	for name, v := range values {
 		a.put(name, []byte(v), s.digest, now)
 	}
@@ -304,6 +350,7 @@ func (s *Server) handle(count func(*Calls, *http.Request), serve func(*request))
 			writeError(w, http.StatusNotFound, "app not found")
 			return
 		}
+		s.contend(a)
 		if r.Method == http.MethodPost && len(body) > 0 && !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			writeError(w, http.StatusUnsupportedMediaType, "expected a JSON body")
 			return
@@ -364,7 +411,7 @@ func (s *Server) set(q *request) {
 		writeError(q.w, http.StatusBadRequest, msg)
 		return
 	}
-	q.app.put(name, []byte(*in.Value), s.digest, time.Now().UTC())
+	q.app.put(name, []byte(*in.Value), s.digest, s.now().UTC())
 	q.app.version++
 	out := struct {
 		appSecret
@@ -407,7 +454,7 @@ func (s *Server) update(q *request) {
 			return
 		}
 	}
-	now := time.Now().UTC()
+	now := s.now().UTC()
 	var set []string
 	for name, v := range in.Values {
 		if v == nil {

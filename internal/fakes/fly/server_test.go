@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // call makes one request to the fake and decodes its JSON answer.
@@ -51,14 +52,15 @@ func TestFakeEndpoints(t *testing.T) {
 		{"Bearer wrong", "GET", "/v1/apps/api/secrets", "", 401, nil},
 		{auth, "GET", "/v1/apps/nope/secrets", "", 404, nil},
 		{auth, "GET", "/v1/apps/api/secrets", "", 200, func(m map[string]any) bool {
-			// The digest Fly's documentation shows for "romance".
-			return strings.Contains(mustJSON(m), `"digest":"b9e37b7b239ee4aefc75352fe3fa6dc6"`) && !strings.Contains(mustJSON(m), "romance")
+			// An opaque digest, not the MD5 Fly's documentation shows.
+			return !strings.Contains(mustJSON(m), `"digest":"b9e37b7b239ee4aefc75352fe3fa6dc6"`) && strings.Contains(mustJSON(m), `"digest":"`) && !strings.Contains(mustJSON(m), "romance")
 		}},
 		{auth, "POST", "/v1/apps/api/secrets", `{"values":{"A":"1","B":"2","MY_SECRET":null,"NEVER_SET":null}}`, 200, func(m map[string]any) bool {
 			return m["version"] == float64(1) && len(m["secrets"].([]any)) == 2
 		}},
 		{auth, "POST", "/v1/apps/api/secrets/C", `{"value":"3"}`, 200, func(m map[string]any) bool {
-			return m["version"] == float64(2) && m["name"] == "C" && m["digest"] != ""
+			d, _ := m["digest"].(string)
+			return m["version"] == float64(2) && m["name"] == "C" && len(d) == 16 && d != MD5Digest([]byte("3"))[:16]
 		}},
 		{"FlyV1 " + DefaultToken, "GET", "/v1/apps/api/secrets/C", "", 200, func(m map[string]any) bool { return m["name"] == "C" && m["value"] == nil }},
 		{auth, "DELETE", "/v1/apps/api/secrets/C", "", 200, func(m map[string]any) bool { return m["version"] == float64(3) }},
@@ -205,8 +207,12 @@ func TestFakeMachineEndpoints(t *testing.T) {
 	if status, _ := callWith(t, s, "", "", "GET", base+"/wait?state=bogus", ""); status != 400 {
 		t.Errorf("wait for a bogus state: %d", status)
 	}
-	if status, _ := callWith(t, s, "", "", "GET", base+"/wait?state=started&instance_id="+version, ""); status != 408 {
+	before := s.Now()
+	if status, _ := callWith(t, s, "", "", "GET", base+"/wait?state=started&timeout=2&instance_id="+version, ""); status != 408 {
 		t.Errorf("wait for the replaced instance: %d, want 408", status)
+	}
+	if d := s.Now().Sub(before); d < 2*time.Second {
+		t.Errorf("a wait that timed out moved the fake's clock on by %s, want the 2 s the real API holds it", d)
 	}
 	if status, _ := callWith(t, s, "", "", "GET", base+"/wait?state=started&timeout=5&instance_id="+m.InstanceID, ""); status != 200 {
 		t.Errorf("wait for the new instance: %d", status)

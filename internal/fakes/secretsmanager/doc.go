@@ -36,7 +36,25 @@
 //     no error and leaves the secret's metadata unchanged (API_UntagResource);
 //   - LastChangedDate moves on any change to the secret, tags included
 //     ("the last date and time that this secret was modified in any way",
-//     API_DescribeSecret).
+//     API_DescribeSecret);
+//   - ListSecrets can lag (SetListLag): it then answers from the secrets
+//     as they were that long ago by the fake's clock, while every other
+//     operation sees them as they are. AWS says so in ListSecrets'
+//     reference and the SDK's doc of it: "ListSecrets might not reflect
+//     changes from the last five minutes. You can get more recent
+//     information for a specific secret by calling DescribeSecret.";
+//   - a secret deleted without recovery can linger (SetForceDeleteDelay):
+//     scheduled for deletion, described with its DeletedDate, its name
+//     refused by CreateSecret with InvalidRequestException ("a secret with
+//     this name is already scheduled for deletion"), until the delay has
+//     passed. DeleteSecret's reference (ForceDeleteWithoutRecovery): "there
+//     might be a short delay before the secret is permanently deleted. If
+//     you delete a secret and then immediately create a secret with the
+//     same name, use appropriate back off and retry logic.";
+//   - a failure queued with FailNext answers with any status, __type (such
+//     as ThrottlingException, which the SDK reads as throttling, or a 500
+//     InternalServiceError) and Retry-After, so tests can prove the store
+//     converges.
 //
 // The references are AWS Secrets Manager's API Reference,
 // https://docs.aws.amazon.com/secretsmanager/latest/apireference/, pages

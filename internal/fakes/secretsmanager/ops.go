@@ -26,6 +26,9 @@ var operations = map[string]func(*Server, []byte) (any, *apiError){
 	"UntagResource":            (*Server).untagResource,
 }
 
+// readOnly lists the operations that change nothing.
+var readOnly = map[string]bool{"ListSecrets": true, "DescribeSecret": true, "GetSecretValue": true, "BatchGetSecretValue": true}
+
 type filter struct {
 	Key    string
 	Values []string
@@ -123,7 +126,7 @@ func (s *Server) listSecrets(body []byte) (any, *apiError) {
 		start = n
 	}
 	var all []*secret
-	for _, sec := range s.secrets {
+	for _, sec := range s.listed() {
 		if (sec.deleted.IsZero() || in.IncludePlannedDeletion) && sec.matches(in.Filters) {
 			all = append(all, sec)
 		}
@@ -493,7 +496,13 @@ func (s *Server) deleteSecret(body []byte) (any, *apiError) {
 	}
 	now := s.now()
 	if in.ForceDeleteWithoutRecovery {
-		delete(s.secrets, sec.name)
+		switch {
+		case s.deleteDelay <= 0:
+			delete(s.secrets, sec.name)
+		case sec.purgeAt.IsZero():
+			// AWS deletes it in the background: it lingers a while.
+			sec.deleted, sec.purgeAt = now, now.Add(s.deleteDelay)
+		}
 		return map[string]any{"ARN": sec.arn, "Name": sec.name, "DeletionDate": epoch(now)}, nil
 	}
 	if !sec.deleted.IsZero() {

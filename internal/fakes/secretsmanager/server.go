@@ -35,22 +35,40 @@ type Server struct {
 	// URL is the endpoint to give the SDK.
 	URL string
 
-	mu       sync.Mutex
-	now      func() time.Time
-	secrets  map[string]*secret // by name
-	created  int                // secrets ever created, for ARN suffixes
-	calls    map[string]int
-	failures map[string][]Failure
+	mu      sync.Mutex
+	now     func() time.Time
+	secrets map[string]*secret // by name
+	// listLag is how far behind ListSecrets may be (SetListLag); history
+	// holds the states it may answer from, oldest first.
+	listLag time.Duration
+	history []snapshot
+	// deleteDelay is how long a secret deleted without recovery lingers,
+	// scheduled for deletion, before it is gone (SetForceDeleteDelay).
+	deleteDelay time.Duration
+	created     int // secrets ever created, for ARN suffixes
+	calls       map[string]int
+	failures    map[string][]Failure
 }
 
 // Failure is an error the fake answers one call with.
 type Failure struct {
 	Status  int    // HTTP status; 400 when zero
-	Type    string // the error's __type, e.g. "InternalServiceError"
+	Type    string // the error's __type, e.g. "ThrottlingException", "InternalServiceError"
 	Message string
+	// RetryAfter, when set, is sent as the Retry-After header.
+	RetryAfter string
+}
+
+// snapshot is every secret as it was at a time, for a lagging list.
+type snapshot struct {
+	at      time.Time
+	secrets map[string]*secret
 }
 
 type secret struct {
+	// purgeAt, when set, is when a secret deleted without recovery is
+	// gone for good; until then it is scheduled for deletion.
+	purgeAt                time.Time
 	name, arn, description string
 	versions               map[string]*version
 	tags                   []tag // in the order they were added, as AWS keeps them
@@ -91,6 +109,112 @@ func (s *Server) SetClock(now func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.now = now
+}
+
+// SetListLag makes ListSecrets answer from the state of the secrets as it
+// was lag ago by the fake's clock (or the oldest state the fake saw, when
+// it has none that old), as AWS documents it may: "All Secrets Manager
+// operations are eventually consistent. ListSecrets might not reflect
+// changes from the last five minutes. You can get more recent information
+// for a specific secret by calling DescribeSecret." (the API reference for
+// ListSecrets, and the SDK's doc of Client.ListSecrets). Every other
+// operation sees the secrets as they are.
+//
+// What Seed and SeedVersion add counts as there all along: the list shows
+// it whatever the lag.
+func (s *Server) SetListLag(lag time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.listLag = lag
+	s.history = nil
+	s.remember()
+	s.history[0].at = time.Time{} // the state before anything the test does
+}
+
+// seeded makes what a seed changed part of every state a lagging list may
+// answer from; the caller holds s.mu.
+func (s *Server) seeded(sec *secret) {
+	for _, h := range s.history {
+		h.secrets[sec.name] = sec.clone()
+	}
+}
+
+// SetForceDeleteDelay makes a secret deleted with ForceDeleteWithoutRecovery
+// linger for d of the fake's clock, scheduled for deletion, before it is
+// gone: DescribeSecret shows it with its DeletedDate, and CreateSecret of
+// its name fails with InvalidRequestException ("a secret with this name is
+// already scheduled for deletion"). AWS documents it for DeleteSecret's
+// ForceDeleteWithoutRecovery: "Secrets Manager performs the actual deletion
+// with an asynchronous background process, so there might be a short delay
+// before the secret is permanently deleted. If you delete a secret and then
+// immediately create a secret with the same name, use appropriate back off
+// and retry logic." Zero, the default, deletes at once.
+func (s *Server) SetForceDeleteDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deleteDelay = d
+}
+
+// remember records the secrets as they are now, for a lagging list; the
+// caller holds s.mu.
+func (s *Server) remember() {
+	if s.listLag <= 0 {
+		s.history = nil
+		return
+	}
+	now := s.now()
+	copied := make(map[string]*secret, len(s.secrets))
+	for name, sec := range s.secrets {
+		copied[name] = sec.clone()
+	}
+	s.history = append(s.history, snapshot{at: now, secrets: copied})
+	// Keep the newest state older than the lag and everything after it.
+	cut := 0
+	for i, h := range s.history {
+		if !h.at.After(now.Add(-s.listLag)) {
+			cut = i
+		}
+	}
+	s.history = s.history[cut:]
+}
+
+// listed is what ListSecrets answers from: the secrets now, or as they
+// were lag ago; the caller holds s.mu.
+func (s *Server) listed() map[string]*secret {
+	if s.listLag <= 0 || len(s.history) == 0 {
+		return s.secrets
+	}
+	then := s.now().Add(-s.listLag)
+	out := s.history[0].secrets
+	for _, h := range s.history {
+		if !h.at.After(then) {
+			out = h.secrets
+		}
+	}
+	return out
+}
+
+// purge removes the secrets whose forced deletion is done; the caller
+// holds s.mu.
+func (s *Server) purge() {
+	now := s.now()
+	for name, sec := range s.secrets {
+		if !sec.purgeAt.IsZero() && !now.Before(sec.purgeAt) {
+			delete(s.secrets, name)
+		}
+	}
+}
+
+func (sec *secret) clone() *secret {
+	c := *sec
+	c.versions = make(map[string]*version, len(sec.versions))
+	for id, v := range sec.versions {
+		vc := *v
+		vc.labels = append([]string(nil), v.labels...)
+		c.versions[id] = &vc
+	}
+	c.tags = append([]tag(nil), sec.tags...)
+	return &c
 }
 
 // Secret seeds one secret.
@@ -140,6 +264,7 @@ func (s *Server) Seed(in Secret) string {
 	if !in.LastChanged.IsZero() {
 		sec.lastChanged = in.LastChanged
 	}
+	s.seeded(sec)
 	return sec.arn
 }
 
@@ -159,6 +284,20 @@ func (s *Server) SeedVersion(name, id, value string, labels ...string) {
 	changed := sec.lastChanged
 	sec.put(&version{id: id, str: &value, added: s.now()}, labels)
 	sec.lastChanged = changed
+	s.seeded(sec)
+}
+
+// Tag sets a tag on a seeded secret as a seed does: its last-changed date
+// stays, and a lagging list shows it.
+func (s *Server) Tag(name, key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sec := s.secrets[name]
+	if sec == nil {
+		panic("secretsmanager fake: no secret " + name)
+	}
+	sec.setTag(key, value)
+	s.seeded(sec)
 }
 
 // Versions returns every version of a secret, deprecated ones too, with
@@ -302,12 +441,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.purge()
 	s.calls[op]++
 	if fs := s.failures[op]; len(fs) > 0 {
 		f := fs[0]
 		s.failures[op] = fs[1:]
 		if f.Status == 0 {
 			f.Status = http.StatusBadRequest
+		}
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
 		}
 		writeError(w, &apiError{status: f.Status, typ: f.Type, message: f.Message})
 		return
@@ -321,6 +464,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		writeError(w, aerr)
 		return
+	}
+	if !readOnly[op] {
+		s.remember()
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-RequestId", newUUID())

@@ -11,6 +11,14 @@
 // section must exist, field IDs are unique, and a batch read takes at most
 // MaxBatch ids. It counts every call.
 //
+// It can also play the other people and jobs that use a vault: an edit of
+// an item between rotplan's read and its put (EditBeforeNextPut), which
+// makes the put stale, and the "data conflict occurred on the server" that
+// 1Password answers overlapping vault writes with (FailNext with
+// ErrDataConflict; 1Password/onepassword-sdk-js issue 151, where the SDK team
+// calls it expected and to be retried); and the rate limit
+// (RateLimitExceededError) with FailWith or FailNext.
+//
 // It imports nothing of rotplan, so the store's own tests can use it.
 package onepasswordtest
 
@@ -56,12 +64,17 @@ type Fake struct {
 	items  map[string][]stored // by vault ID, in creation order
 	calls  Calls
 	fail   map[string]error
+	// next holds errors for the next calls of a method (FailNext).
+	next map[string][]error
+	// edits holds edits someone else makes to an item just before the
+	// next PutItem of it (EditBeforeNextPut).
+	edits  map[string]func(*op.Item)
 	nextID int
 }
 
 // New returns an empty account.
 func New() *Fake {
-	return &Fake{items: map[string][]stored{}, fail: map[string]error{}}
+	return &Fake{items: map[string][]stored{}, fail: map[string]error{}, next: map[string][]error{}, edits: map[string]func(*op.Item){}}
 }
 
 // stored is an item as the fake keeps it: its JSON.
@@ -159,6 +172,37 @@ func (f *Fake) FailWith(method string, err error) {
 	f.fail[method] = err
 }
 
+// ErrDataConflict is the error 1Password answers a vault write with when
+// another write to the vault overlaps it, word for word: "Server error:
+// data conflict occurred on the server: performing a vault operation".
+// 1Password's SDK team calls it expected under concurrent writes, and the
+// write succeeds when made again (1Password/onepassword-sdk-js issue 151).
+var ErrDataConflict error = dataConflict{}
+
+type dataConflict struct{}
+
+func (dataConflict) Error() string {
+	return "Server error: data conflict occurred on the server: performing a vault operation"
+}
+
+// FailNext makes the next len(errs) calls of method fail, in order, then
+// lets calls through again.
+func (f *Fake) FailNext(method string, errs ...error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.next[method] = append(f.next[method], errs...)
+}
+
+// EditBeforeNextPut makes someone else edit an item just before rotplan's
+// next PutItem of it arrives: edit changes the stored item, whose version
+// moves on, so that put carries a stale version and is refused, as
+// 1Password refuses a put of an item changed since it was read.
+func (f *Fake) EditBeforeNextPut(itemID string, edit func(*op.Item)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.edits[itemID] = edit
+}
+
 // ListVaults implements onepassword.API.
 func (f *Fake) ListVaults(ctx context.Context) ([]op.VaultOverview, error) {
 	f.mu.Lock()
@@ -253,6 +297,14 @@ func (f *Fake) PutItem(ctx context.Context, item op.Item) (op.Item, error) {
 	if i < 0 {
 		return op.Item{}, errors.New("item not found")
 	}
+	if edit := f.edits[item.ID]; edit != nil {
+		delete(f.edits, item.ID)
+		other := decode[op.Item](f.items[item.VaultID][i].raw)
+		edit(&other)
+		other.Version++
+		other.UpdatedAt = f.now()
+		f.items[item.VaultID][i] = stored{other.ID, encode(other)}
+	}
 	old := decode[op.Item](f.items[item.VaultID][i].raw)
 	if item.Version != old.Version {
 		return op.Item{}, fmt.Errorf("itemStatusIncorrectItemVersion: the item changed since version %d; get it again", item.Version)
@@ -334,6 +386,10 @@ func (f *Fake) find(vaultID, itemID string) int {
 func (f *Fake) failure(ctx context.Context, method string) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if q := f.next[method]; len(q) > 0 {
+		f.next[method] = q[1:]
+		return q[0]
 	}
 	return f.fail[method]
 }
