@@ -5,7 +5,13 @@
 //     pending, current and previous values and tags for rotplan's metadata;
 //   - generate "aws_iam_access_key": an issuer that mints an IAM user's next
 //     access key (IAM holds two keys per user, so the old one stays valid
-//     until it retires) and deletes the old key at retire;
+//     until it retires) and deletes or deactivates the old key at retire
+//     (IAMAccessKey);
+//   - target "aws_iam_access_key": the IAM user that accepts the key,
+//     observed so that plan reports keys rotplan did not make
+//     (IAMKeyTarget);
+//   - verify "aws_sts": STS GetCallerIdentity signed with the key being
+//     checked (STSCheck);
 //   - target "elasticache_auth_token": sets a replication group's AUTH token
 //     with the ROTATE strategy (old and new tokens both valid) and, at
 //     retire, SET (only the new one).
@@ -105,9 +111,8 @@
 // value; the SDK's logger is off; JSON errors are replaced by messages
 // that quote nothing of the secret.
 //
-// generate "aws_iam_access_key" and target "elasticache_auth_token" are
-// still declared by schema only, so that inventories using them validate;
-// plan reports them as not implemented.
+// target "elasticache_auth_token" is still declared by schema only, so
+// that inventories using it validate; plan reports it as not implemented.
 //
 // It must import nothing of rotplan except providers, config and
 // internal/sensitive.

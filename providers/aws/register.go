@@ -1,6 +1,7 @@
 package aws
 
 import (
+	"fmt"
 	"net/url"
 
 	"github.com/hashicorp/hcl/v2"
@@ -41,6 +42,43 @@ var iamAccessKeySpec = hcldec.ObjectSpec{
 	// user_name is the IAM user whose access key rotates. It must hold at
 	// most one key before a rotation, since IAM allows two.
 	"user_name": &hcldec.AttrSpec{Name: "user_name", Type: cty.String, Required: true},
+	// revoke says what retire does to the previous key: "delete" (the
+	// default) deletes it; "deactivate" makes it Inactive, so it can be
+	// turned back on while a second grace runs, and the next rotation
+	// deletes it when it needs its slot. A rollback always deletes the
+	// new key.
+	"revoke": &hcldec.ValidateSpec{
+		Wrapped: &hcldec.AttrSpec{Name: "revoke", Type: cty.String},
+		Func:    validateRevoke,
+	},
+}
+
+// iamKeyTargetSpec is target "aws_iam_access_key": the IAM user that
+// accepts the secret's access key, observed so that plan reports the keys
+// of the user rotplan did not make.
+var iamKeyTargetSpec = hcldec.ObjectSpec{
+	// user_name is the IAM user, the generate block's.
+	"user_name": &hcldec.AttrSpec{Name: "user_name", Type: cty.String, Required: true},
+}
+
+// stsSpec is verify "aws_sts": STS GetCallerIdentity signed with the
+// access key being verified.
+var stsSpec = hcldec.ObjectSpec{
+	// access_key_id is the key's id, for a check with
+	// field = "secret_access_key"; a check of the whole value of generate
+	// "aws_iam_access_key" reads it from the value.
+	"access_key_id": &hcldec.AttrSpec{Name: "access_key_id", Type: cty.String},
+	// account, when set, is the account id the key must belong to.
+	"account": &hcldec.AttrSpec{Name: "account", Type: cty.String},
+	// arn, when set, is the ARN GetCallerIdentity must answer (the user's,
+	// arn:aws:iam::ACCOUNT:user/NAME).
+	"arn": &hcldec.AttrSpec{Name: "arn", Type: cty.String},
+	// timeout is how long to keep trying while STS refuses the key (a new
+	// key takes a few seconds to reach it), 30s by default.
+	"timeout": &hcldec.ValidateSpec{
+		Wrapped: &hcldec.AttrSpec{Name: "timeout", Type: cty.String},
+		Func:    validateDuration,
+	},
 }
 
 // elastiCacheAuthTokenSpec is target "elasticache_auth_token": the AUTH
@@ -59,7 +97,15 @@ func Register(r *providers.Registry) {
 	r.Store("aws_secretsmanager", config.BlockSchema{Spec: secretsManagerSpec, Provider: "aws"}, func(s providers.Settings) (providers.Store, error) {
 		return NewSecretsManager(s)
 	})
-	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws", Fields: []string{"access_key_id", "secret_access_key"}}, nil)
+	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws", Fields: []string{FieldAccessKeyID, FieldSecretAccessKey}}, func(s providers.Settings) (providers.Generator, error) {
+		return NewIAMAccessKey(s)
+	})
+	r.Verifier("aws_sts", config.BlockSchema{Spec: stsSpec, Provider: "aws"}, func(s providers.Settings) (providers.Verifier, error) {
+		return NewSTSCheck(s)
+	})
+	r.Target("aws_iam_access_key", config.BlockSchema{Spec: iamKeyTargetSpec, Provider: "aws", Authenticates: true}, func(s providers.Settings) (providers.Target, error) {
+		return NewIAMKeyTarget(s)
+	})
 	r.Target("elasticache_auth_token", config.BlockSchema{Spec: elastiCacheAuthTokenSpec, Provider: "aws"}, nil)
 }
 
@@ -81,5 +127,35 @@ func validateEndpoint(v cty.Value) hcl.Diagnostics {
 		Severity: hcl.DiagError,
 		Summary:  "Invalid endpoint",
 		Detail:   "endpoint is an http or https URL, such as \"http://127.0.0.1:4566\" for a local emulator. Leave it unset to use AWS itself.",
+	}}
+}
+
+func validateRevoke(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	if s := v.AsString(); s == RevokeDelete || s == RevokeDeactivate {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid revoke",
+		Detail:   fmt.Sprintf("revoke is %q (retire deletes the previous key) or %q (retire makes it Inactive; the next rotation deletes it).", RevokeDelete, RevokeDeactivate),
+	}}
+}
+
+func validateDuration(v cty.Value) hcl.Diagnostics {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	if d, err := config.ParseDuration(v.AsString()); err == nil && d > 0 {
+		return nil
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid duration",
+		Detail:   "A duration is a number and a unit, such as \"30s\", \"2m\" or \"1h\".",
 	}}
 }

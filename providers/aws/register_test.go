@@ -16,7 +16,9 @@ import (
 var registered = []providertest.Registration{
 	{Kind: config.KindProvider, Type: "aws"},
 	{Kind: config.KindStore, Type: "aws_secretsmanager", Provider: "aws", Implemented: true},
-	{Kind: config.KindGenerate, Type: "aws_iam_access_key", Provider: "aws"},
+	{Kind: config.KindGenerate, Type: "aws_iam_access_key", Provider: "aws", Implemented: true},
+	{Kind: config.KindVerify, Type: "aws_sts", Provider: "aws", Implemented: true},
+	{Kind: config.KindTarget, Type: "aws_iam_access_key", Provider: "aws", Implemented: true},
 	{Kind: config.KindTarget, Type: "elasticache_auth_token", Provider: "aws"},
 }
 
@@ -72,6 +74,40 @@ var schemaTests = map[string]providertest.SchemaCase{
 		Kind: config.KindGenerate, Type: "aws_iam_access_key",
 		Body:    `user_name = ["a", "b"]`,
 		WantErr: `string required`,
+	},
+	"iam access key deactivated at retire": {
+		Kind: config.KindGenerate, Type: "aws_iam_access_key",
+		Body: "user_name = \"cloudforge-api\"\nrevoke = \"deactivate\"",
+		Want: map[string]cty.Value{"revoke": cty.StringVal("deactivate")},
+	},
+	"iam access key bad revoke": {
+		Kind: config.KindGenerate, Type: "aws_iam_access_key",
+		Body:    "user_name = \"cloudforge-api\"\nrevoke = \"disable\"",
+		WantErr: `Invalid revoke`,
+	},
+	"iam access key target": {
+		Kind: config.KindTarget, Type: "aws_iam_access_key",
+		Body: `user_name = "cloudforge-api"`,
+	},
+	"iam access key target without user": {
+		Kind: config.KindTarget, Type: "aws_iam_access_key",
+		Body:    ``,
+		WantErr: `"user_name" is required`,
+	},
+	"sts": {
+		Kind: config.KindVerify, Type: "aws_sts",
+		Body: ``,
+		Want: map[string]cty.Value{"account": cty.NullVal(cty.String), "timeout": cty.NullVal(cty.String)},
+	},
+	"sts all": {
+		Kind: config.KindVerify, Type: "aws_sts",
+		Body: "account = \"123456789012\"\narn = \"arn:aws:iam::123456789012:user/cloudforge-api\"\ntimeout = \"1m\"\naccess_key_id = \"AKIAEXAMPLE\"",
+		Want: map[string]cty.Value{"account": cty.StringVal("123456789012"), "timeout": cty.StringVal("1m")},
+	},
+	"sts bad timeout": {
+		Kind: config.KindVerify, Type: "aws_sts",
+		Body:    `timeout = "soon"`,
+		WantErr: `Invalid duration`,
 	},
 	"elasticache auth token": {
 		Kind: config.KindTarget, Type: "elasticache_auth_token",
