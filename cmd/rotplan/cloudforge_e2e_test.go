@@ -33,6 +33,7 @@ import (
 
 	"github.com/rotplan/rotplan/config"
 	fakefly "github.com/rotplan/rotplan/internal/fakes/fly"
+	fakeiam "github.com/rotplan/rotplan/internal/fakes/iam"
 	fakesm "github.com/rotplan/rotplan/internal/fakes/secretsmanager"
 	"github.com/rotplan/rotplan/internal/testservers"
 	"github.com/rotplan/rotplan/providers"
@@ -256,8 +257,9 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 	})
 
 	// The whole example plans against the same servers: the secrets on
-	// implemented providers are observed, and the three whose block types
-	// are declared but not built yet are errors, as the README says.
+	// implemented providers are observed (the IAM key, which the fake
+	// account does not hold yet, is to be created), and the two whose block
+	// types are declared but not built yet are errors, as the README says.
 	t.Run("the whole example plans", func(t *testing.T) {
 		w := s.start(t, cfDue{})
 		w.copyInventory(t, "identity.hcl", "cloud.hcl", "redis.hcl")
@@ -268,13 +270,22 @@ func TestCloudforgeFakeRunbook(t *testing.T) {
 		t.Setenv("OKTA_ORG_URL", w.api.srv.URL)
 		t.Setenv("CLOUDFORGE_ENTRA_TENANT_ID", "00000000-0000-0000-0000-000000000000")
 		t.Setenv("CLOUDFORGE_ENTRA_CLIENT_ID", "00000000-0000-0000-0000-000000000000")
+		// IAM and STS answer at an IAM fake of their own (the SDK's
+		// per-service endpoint variables), the IAM user with no key yet.
+		iam := fakeiam.New(t)
+		iam.AddKey("rotplan", os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"))
+		iam.AddUser("cloudforge-api")
+		t.Setenv("AWS_ENDPOINT_URL_IAM", iam.URL)
+		t.Setenv("AWS_ENDPOINT_URL_STS", iam.URL)
 
 		r := w.rotplan(t, "plan", "-detailed-exitcode")
 		r.wantCode(t, exitError)
-		for _, name := range []string{"entra_client_secret", "aws_iam_access_key", "redis_auth_token"} {
+		for _, name := range []string{"entra_client_secret", "redis_auth_token"} {
 			r.wantStdout(t, `(?m)^  x secret\.`+name+`: .*not implemented`)
 		}
-		r.wantStdout(t, `(?m)^Plan: 0 to rotate, 0 to sync, 0 to retire, 6 unchanged\.$`)
+		r.wantStdout(t,
+			`(?m)^  \+ secret\.aws_iam_access_key will be created \(missing\)$`,
+			`(?m)^Plan: 1 to create, 0 to rotate, 0 to sync, 0 to retire, 6 unchanged\.$`)
 	})
 
 	// (d) A failed check rolls each of them back.
@@ -428,10 +439,11 @@ const (
 )
 
 // cfFiles are the example's files these scenarios need, copied rather
-// than trimmed. identity.hcl, cloud.hcl and redis.hcl are left out (but for
-// the subtest that plans the whole example): their Entra ID (Azure Key
-// Vault), IAM and ElastiCache secrets use block types that are declared but
-// not implemented yet, which plan reports as errors, failing every apply.
+// than trimmed. identity.hcl and redis.hcl are left out (but for the
+// subtest that plans the whole example): their Entra ID (Azure Key Vault)
+// and ElastiCache secrets use block types that are declared but not
+// implemented yet, which plan reports as errors, failing every apply.
+// cloud.hcl's IAM key has its own end-to-end test (TestIAMAccessKeyFake...).
 // providers.hcl's provider "azure" block is used by no secret here, but its
 // env() calls still need values.
 var cfFiles = []string{"providers.hcl", "jwt.hcl", "database.hcl", "ai.hcl"}

@@ -4,8 +4,8 @@
 # needs no rotation at all, and once CloudForge uses one this secret and
 # the IAM user should go. Until then rotplan rotates the key. IAM allows two
 # access keys per user, so the new key is created beside the old one, which
-# keeps working through the grace period and is then deactivated and
-# deleted at retire.
+# keeps working through the grace period, is deactivated at retire, and is
+# deleted when the next rotation needs its slot.
 
 secret "aws_iam_access_key" {
   description = "Access key of the IAM user cloudforge-api."
@@ -22,5 +22,15 @@ secret "aws_iam_access_key" {
   # which must hold at most one key before a rotation.
   generate "aws_iam_access_key" {
     user_name = "cloudforge-api"
+    revoke    = "deactivate"
   }
+
+  # Plan sees the user's keys: one rotplan did not make is drift, and a
+  # retire deactivates it.
+  target "aws_iam_access_key" "cloudforge_api" {
+    user_name = "cloudforge-api"
+  }
+
+  # The new key signs sts:GetCallerIdentity before it is promoted.
+  verify "aws_sts" {}
 }
