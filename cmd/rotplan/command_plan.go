@@ -12,7 +12,6 @@ import (
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor"
-	"github.com/rotplan/rotplan/executor/state"
 	"github.com/rotplan/rotplan/planner"
 )
 
@@ -79,7 +78,7 @@ func runPlan(m *meta, args []string) int {
 	if *out != "" {
 		// A saved plan is bound to the state's serial too: apply refuses it
 		// once another apply has run. Reading needs no lock.
-		st, err := state.NewLocal(statePath(inv)).Read()
+		st, err := m.readState(inv)
 		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)
 			return exitError
@@ -121,7 +120,13 @@ func runPlan(m *meta, args []string) int {
 // that plan shows what it is doing as in progress rather than interrupted.
 // It only looks: plan takes no lock and needs no state.
 func (m *meta) runningApply(inv *config.Inventory) *planner.RunningApply {
-	h, err := state.NewLocal(statePath(inv)).Holder()
+	b, err := m.openState(inv)
+	if err != nil {
+		m.logger.Debug("cannot tell whether an apply is running", "error", err)
+		return nil
+	}
+	defer b.Close()
+	h, err := b.Holder(context.Background())
 	if err != nil {
 		m.logger.Debug("cannot tell whether an apply is running", "error", err)
 		return nil

@@ -1,7 +1,9 @@
 // Package testservers starts real servers for tests: a throwaway PostgreSQL
 // cluster (StartPostgres) and a Redis server (StartRedis), each in its own
 // temporary directory, listening on 127.0.0.1 on a free port, and stopped
-// and removed when the test ends. common.go holds what they share: FreePort,
+// and removed when the test ends; and an in-process fake of the S3 API
+// (StartFakeS3), since no S3-compatible server can be installed here.
+// common.go holds what they share: FreePort,
 // WaitTCP and finding a server's programs.
 //
 // A server's programs must be installed: `make test` installs them. When
