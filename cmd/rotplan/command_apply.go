@@ -26,12 +26,17 @@ var (
 	clock     func() time.Time
 )
 
+// maxParallelism bounds -parallelism: more would only queue on the
+// providers' rate limits.
+const maxParallelism = 256
+
 func runApply(m *meta, args []string) int {
 	fs := newFlagSet(m, "apply [PLANFILE]", "Rotates what the plan says is due, in dependency order: generate, stage in the\nstore, set, deliver, verify, then promote; a failed check rolls everything back\nto the old value. With PLANFILE it carries out a plan saved by plan -out, if it\nis still current.\n\nThe first interrupt (Ctrl-C) starts nothing new and lets what is in flight\nfinish or roll back; a second one stops at once, and the next apply resumes.")
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
-	lockTimeout := fs.Duration("lock-timeout", 0, "wait up to `DURATION` for another apply to release the state lock")
-	stopTimeout := fs.Duration("stop-timeout", executor.DefaultStopTimeout, "after an interrupt, let what is in flight run up to `DURATION` before cancelling it (it then rolls back)")
-	parallelism := fs.Int("parallelism", executor.DefaultParallelism, "rotate at most `N` independent secrets at once")
+	lockTimeout := newDurationFlag(fs, "lock-timeout", 0, "wait up to `DURATION` (30s, 5m) for another apply to release the state lock")
+	stopTimeout := newDurationFlag(fs, "stop-timeout", executor.DefaultStopTimeout, "after an interrupt, let what is in flight run up to `DURATION` before cancelling it (it then rolls back)")
+	parallelism := newIntRange(fs, "parallelism", executor.DefaultParallelism, 1, maxParallelism, "rotate at most `N` independent secrets at once (1 to 256)")
+	input := fs.Bool("input", true, "ask on the terminal for approval and manual values; -input=false never asks")
 	asJSON := fs.Bool("json", false, "print progress as JSON lines")
 	auditTo := fs.String("audit", "", "keep the audit file at `PATH` instead of beside the state; - keeps it there and also writes each record to stdout as a JSON line")
 	noColor := fs.Bool("no-color", false, "never colour the output")
@@ -42,15 +47,8 @@ func runApply(m *meta, args []string) int {
 	fs.Var(&targets, "target", "apply only to `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
 	fs.Var(&revoked, "revoked", "confirm that the previous value of `secret.NAME` was revoked by hand, as its revoke_instructions say (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if err.Error() == "flag: help requested" {
-			return exitOK
-		}
-		return exitError
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintln(m.stderr, "Usage: rotplan apply [options] [PLANFILE]")
-		return exitError
+	if code, ok := fs.parse(args, 0, 1); !ok {
+		return code
 	}
 	if *at != "" {
 		fmt.Fprintln(m.stderr, "Error: apply always acts now, on real systems. To see what a later apply would do, run: rotplan plan -at "+*at)
@@ -143,6 +141,9 @@ func runApply(m *meta, args []string) int {
 		prompts = m.stderr // stdout carries JSON lines only
 	}
 	op := newOperator(m.stdin, prompts, values, revoked)
+	if !*input {
+		op.tty = nil
+	}
 	applier := &executor.Applier{
 		Registry:    m.registry,
 		Logger:      m.logger,
@@ -173,7 +174,11 @@ func runApply(m *meta, args []string) int {
 	// without asking again.
 	if !*autoApprove && planFile == "" {
 		if op.tty == nil {
-			fmt.Fprintln(m.stderr, "Error: apply asks for confirmation, and there is no terminal to ask on. Review the plan and run apply -auto-approve, or apply a saved plan.")
+			why := "there is no terminal to ask on"
+			if !*input {
+				why = "-input=false says not to ask"
+			}
+			fmt.Fprintf(m.stderr, "Error: apply asks for confirmation, and %s. Review the plan and run apply -auto-approve, or apply a saved plan.\n", why)
 			return exitError
 		}
 		approved, err := op.Approve(ctx)

@@ -48,7 +48,7 @@ func runPlan(m *meta, args []string) int {
 	var targets, replace addressList
 	fs.Var(&targets, "target", "plan only `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
 	if *asJSON && *asMarkdown {
@@ -74,7 +74,7 @@ func runPlan(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	meta := views.PlanMeta{Version: version, InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
+	meta := views.PlanMeta{Version: rotplanVersion(), InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
 	if *out != "" {
 		// A saved plan is bound to the state's serial too: apply refuses it
 		// once another apply has run. Reading needs no lock.

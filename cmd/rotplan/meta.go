@@ -21,6 +21,9 @@ type meta struct {
 	logger   hclog.Logger
 	registry *providers.Registry
 	states   *state.Registry
+	// flagSets, when set, collects each command's options instead of
+	// running it (rotplan completion).
+	flagSets *[]*flagSet
 }
 
 func newMeta(s streams, dir string) *meta {

@@ -106,7 +106,7 @@ func lockInfo(operation string) state.LockInfo {
 		Host:      host,
 		User:      userName(),
 		Created:   time.Now().UTC().Truncate(time.Second),
-		Version:   version,
+		Version:   rotplanVersion(),
 	}
 }
 
@@ -124,12 +124,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func runForceUnlock(m *meta, args []string) int {
-	fs := newFlagSet(m, "force-unlock LOCK_ID", "Clears the state lock left by an apply that is gone. A lock held by a\nrunning apply is refused.")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		if err == nil {
-			fmt.Fprintln(m.stderr, "Usage: rotplan force-unlock LOCK_ID")
-		}
-		return exitError
+	fs := newFlagSet(m, "force-unlock LOCK_ID", "Clears the state lock left by an apply that is gone. A lock held by a\nrunning apply is refused. The same as rotplan state unlock.")
+	return unlock(m, fs, args)
+}
+
+// unlock is force-unlock and state unlock.
+func unlock(m *meta, fs *flagSet, args []string) int {
+	if code, ok := fs.parse(args, 1, 1); !ok {
+		return code
 	}
 	inv, ok := m.loadInventory(config.ModeValidate)
 	if !ok {
