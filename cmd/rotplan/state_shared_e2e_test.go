@@ -34,6 +34,8 @@ type sharedState struct {
 	takeLock func(t *testing.T)
 	// lostMessage is what the holder says once it finds out.
 	lostMessage string
+	// audit reads the backend's own audit log, where it keeps one.
+	audit func(t *testing.T) []string
 }
 
 // Two applies from two working copies sharing a PostgreSQL state: exactly
@@ -68,6 +70,22 @@ func TestSharedStatePostgres(t *testing.T) {
 			}
 		},
 		lostMessage: "the state lock was lost",
+		audit: func(t *testing.T) []string {
+			c, err := pgx.Connect(context.Background(), pg.AdminDSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(context.Background())
+			rows, err := c.Query(context.Background(), `SELECT concat_ws(' ', operator, secret, rotation, action, step, outcome, detail) FROM rotplan.audit WHERE state = 'team' ORDER BY seq`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return lines
+		},
 	}, pg.AdminPassword)
 }
 
@@ -302,6 +320,17 @@ secret "api_token" {
 	store, err := os.ReadFile(filepath.Join(shared, "rotplan.store"))
 	if err != nil || !strings.Contains(string(store), rotation) || strings.Contains(string(store), `"pending"`) {
 		t.Errorf("the store does not hold alice's rotation %s as current:\n%v", rotation, err)
+	}
+	if s.audit != nil {
+		// Both applies audited into the backend's table, values never.
+		lines := s.audit(t)
+		printed = append(printed, strings.Join(lines, "\n"))
+		joined := strings.Join(lines, "\n")
+		for _, want := range []string{"secret.api_token " + rotation + " create stage done", "secret.api_token " + rotation + " create verify failed journal: the state lock is no longer held", "secret.api_token " + rotation + " resume promote done"} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("the audit table has no %q:\n%s", want, joined)
+			}
+		}
 	}
 	if stdout, stderr, code := run(copies["job"], "plan", "-detailed-exitcode"); code != exitOK {
 		t.Errorf("plan after the resumed apply exited %d, want 0 (nothing to do):\n%s%s", code, stdout, stderr)
