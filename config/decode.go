@@ -177,10 +177,16 @@ func (d *decoder) decodeState(blk *hcl.Block) hcl.Diagnostics {
 	var names []string
 	var spec hcldec.Spec
 	var known bool
-	if d.opts.States != nil {
-		names = d.opts.States.StateTypeNames()
-		spec, known = d.opts.States.StateSchema(typ)
+	if d.opts.States == nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "No state backends",
+			Detail:   "This program loads inventories without state backends (config.Options.States is nil), so it cannot read a state block.",
+			Subject:  blk.LabelRanges[0].Ptr(),
+		}}
 	}
+	names = d.opts.States.StateTypeNames()
+	spec, known = d.opts.States.StateSchema(typ)
 	if !known {
 		return hcl.Diagnostics{unknownType("state backend", typ, names, blk.LabelRanges[0])}
 	}

@@ -126,7 +126,10 @@ func (m *meta) runningApply(inv *config.Inventory) *planner.RunningApply {
 		return nil
 	}
 	defer b.Close()
-	h, err := b.Holder(context.Background())
+	// A state backend that does not answer must not hold the plan up.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := b.Holder(ctx)
 	if err != nil {
 		m.logger.Debug("cannot tell whether an apply is running", "error", err)
 		return nil
