@@ -38,6 +38,7 @@ func (m *meta) readState(inv *config.Inventory) (*state.State, error) {
 // heldState is the state of a command that changes it: the backend, the
 // lock it holds and the journal read under it.
 type heldState struct {
+	m       *meta
 	backend state.Backend
 	lock    state.Lock
 	st      *state.State
@@ -63,12 +64,12 @@ func (m *meta) lockState(ctx context.Context, inv *config.Inventory, operation s
 		return nil, err
 	}
 	m.logger.Debug("state locked", "state", b.String(), "serial", st.Serial, "rotations", len(st.Rotations))
-	return &heldState{backend: b, lock: k, st: st}, nil
+	return &heldState{m: m, backend: b, lock: k, st: st}, nil
 }
 
 func (h *heldState) release() {
 	if err := h.lock.Unlock(context.Background()); err != nil {
-		fmt.Fprintf(os.Stderr, "Warning: %s\n", err)
+		fmt.Fprintf(h.m.stderr, "Warning: %s\n", err)
 	}
 	h.backend.Close()
 }
