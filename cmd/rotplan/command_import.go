@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor"
+	"github.com/rotplan/rotplan/internal/sensitive"
 )
 
 func runImport(m *meta, args []string) int {
@@ -67,20 +71,8 @@ func runImport(m *meta, args []string) int {
 	req := executor.ImportRequest{Secret: name, ChangedAt: at}
 	res, err := applier.Import(ctx, inv, req)
 	if errors.Is(err, executor.ErrImportNeedsValue) {
-		values := valueFiles{}
-		if *valueFile != "" {
-			values[name] = *valueFile
-		}
-		op := newOperator(m.stdin, m.stderr, values, nil)
-		if !*input {
-			op.tty = nil
-		}
-		req.Value, err = op.Value(ctx, executor.ValueQuestion{Secret: s.Address(), Name: name, Instructions: "The store holds no value for it yet: give the value in use today."})
-		switch {
-		case errors.Is(err, executor.ErrNoOperatorValue):
-			fmt.Fprintf(m.stderr, "Error: the store holds no value for %s yet. Give the value in use today with -value-file PATH (or at the prompt, on a terminal).\n", s.Address())
-			return exitError
-		case err != nil:
+		req.Value, err = importValue(ctx, m, s.Address(), *valueFile, *input)
+		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)
 			return exitError
 		}
@@ -103,4 +95,34 @@ func runImport(m *meta, args []string) int {
 	}
 	fmt.Fprintln(m.stdout, "Run rotplan plan to see it: ok, or due by its age.")
 	return exitOK
+}
+
+// importValue reads the value in use today: from the -value-file, or at a
+// hidden prompt on the terminal.
+func importValue(ctx context.Context, m *meta, addr, path string, input bool) (sensitive.Value, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return sensitive.Value{}, fmt.Errorf("read -value-file: %w", err)
+		}
+		v := strings.TrimRight(string(b), "\r\n")
+		if v == "" {
+			return sensitive.Value{}, errors.New("the -value-file is empty")
+		}
+		return sensitive.New(v), nil
+	}
+	op := newOperator(m.stdin, m.stderr, nil, nil)
+	if !input || op.tty == nil {
+		return sensitive.Value{}, fmt.Errorf("the store holds no value for %s yet. Give the value in use today with -value-file PATH (or at the prompt, on a terminal)", addr)
+	}
+	fmt.Fprintf(op.out, "The store holds no value for %s yet.\nPaste the value in use today (input is hidden): ", addr)
+	line, err := op.readLine(ctx, true)
+	fmt.Fprintln(op.out)
+	if err != nil {
+		return sensitive.Value{}, err
+	}
+	if line == "" {
+		return sensitive.Value{}, errors.New("no value given; nothing was changed")
+	}
+	return sensitive.New(line), nil
 }
