@@ -268,6 +268,11 @@ secret "api_token" {
 	if _, stderr, code := run(copies["job"], "force-unlock", info.ID); code != exitError || !strings.Contains(stderr, "running") && !strings.Contains(stderr, "live") {
 		t.Errorf("force-unlock of a live holder: exit %d\n%s", code, stderr)
 	}
+	// state list, from the other copy, shows the holder and the rotation.
+	stdout, _, _ = run(copies["job"], "state", "list")
+	if !strings.Contains(stdout, "Locked: lock "+info.ID) || !regexp.MustCompile(`(?m)^secret\.api_token +r-\S+ +create +delivered `).MatchString(stdout) {
+		t.Errorf("state list does not show alice's lock and rotation:\n%s", stdout)
+	}
 	// plan, from the other copy, says an apply is running.
 	stdout, _, _ = run(copies["job"], "plan")
 	if !strings.Contains(stdout, "Note: an apply is running: lock "+info.ID) {
