@@ -30,6 +30,7 @@ export ROTPLAN_MARKER="$marker" # for jq, as env.ROTPLAN_MARKER
 # never holds a secret value.
 out=$(mktemp)
 err=$(mktemp)
+body=$(mktemp)
 trap 'rm -f "$out" "$err" "$body"' EXIT
 # shellcheck disable=SC2086 # PLAN_ARGS is split on purpose
 "$rotplan" -chdir="$dir" plan -markdown -detailed-exitcode ${PLAN_ARGS:-} >"$out" 2>"$err"
@@ -40,7 +41,6 @@ case $code in
 2) headline="rotplan: work pending in \`$dir\`." ;;
 *) headline="rotplan: the plan of \`$dir\` failed (exit $code)." ;;
 esac
-body=$(mktemp)
 {
   echo "$marker"
   echo "### $headline"
