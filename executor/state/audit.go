@@ -40,9 +40,6 @@ func NewAudit(path string, more ...AuditSink) *Audit {
 	return &Audit{sinks: append([]AuditSink{AuditFile(path)}, more...)}
 }
 
-// NewAuditTo returns an audit log that writes to the given sinks only.
-func NewAuditTo(sinks ...AuditSink) *Audit { return &Audit{sinks: sinks} }
-
 // Append writes one record to every sink; a sink that fails does not keep
 // the record from the others.
 func (a *Audit) Append(rec AuditRecord) error {
