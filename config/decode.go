@@ -38,13 +38,6 @@ var settingsSchema = &hcl.BodySchema{
 	Blocks:     []hcl.BlockHeaderSchema{{Type: "state", LabelNames: []string{"type"}}},
 }
 
-var localStateSchema = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "path"}},
-}
-
-// stateBackends are the state backend types; only local is built so far.
-var stateBackends = map[string]bool{"local": true, "postgres": false, "s3": false}
-
 var secretSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
 		{Name: "description"},
@@ -160,7 +153,7 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) hcl.Diagnostics {
 	d.inv.Settings = Settings{
 		Notice: DefaultNotice,
 		Grace:  DefaultGrace,
-		State:  StateBackend{Type: "local", Path: DefaultStatePath},
+		State:  StateBackend{Type: DefaultStateType},
 	}
 	var diags hcl.Diagnostics
 	for i, blk := range blocks {
@@ -205,30 +198,31 @@ func (d *decoder) decodeSettings(blocks []*hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
+// decodeState decodes the state block against its backend's own schema.
+// Its env() calls read leniently, as validate does: plan needs no state, so
+// an unset variable that only the state block reads is no error until
+// apply opens the backend.
 func (d *decoder) decodeState(blk *hcl.Block) hcl.Diagnostics {
 	typ := blk.Labels[0]
-	built, known := stateBackends[typ]
-	if !known {
-		return hcl.Diagnostics{unknownType("state backend", typ, sortedKeys(stateBackends), blk.LabelRanges[0])}
-	}
-	if !built {
+	var names []string
+	var spec hcldec.Spec
+	var known bool
+	if d.opts.States == nil {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
-			Summary:  "State backend not implemented yet",
-			Detail:   fmt.Sprintf("The %s state backend is planned but not built in this version of rotplan. Use state \"local\" for now.", typ),
+			Summary:  "No state backends",
+			Detail:   "This program loads inventories without state backends (config.Options.States is nil), so it cannot read a state block.",
 			Subject:  blk.LabelRanges[0].Ptr(),
 		}}
 	}
-	content, diags := blk.Body.Content(localStateSchema)
-	st := StateBackend{Type: typ, Path: DefaultStatePath, DeclRange: blk.DefRange}
-	if attr := content.Attributes["path"]; attr != nil {
-		p, moreDiags := d.str(attr)
-		diags = append(diags, moreDiags...)
-		if p != "" {
-			st.Path = p
-		}
+	names = d.opts.States.StateTypeNames()
+	spec, known = d.opts.States.StateSchema(typ)
+	if !known {
+		return hcl.Diagnostics{unknownType("state backend", typ, names, blk.LabelRanges[0])}
 	}
-	d.inv.Settings.State = st
+	ctx := &hcl.EvalContext{Functions: functions(d.inv.Dir, ModeValidate, d.inv.lookupEnv)}
+	val, diags := hcldec.Decode(blk.Body, spec, ctx)
+	d.inv.Settings.State = StateBackend{Type: typ, Config: val, DeclRange: blk.DefRange}
 	return diags
 }
 
@@ -767,15 +761,6 @@ func hasBlockOfType(content *hcl.BodyContent, typ string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func reverse(s []string) []string {

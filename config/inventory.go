@@ -101,16 +101,19 @@ type Settings struct {
 	State  StateBackend
 }
 
-// StateBackend says where apply keeps its journal and lock.
+// StateBackend says where apply keeps its journal and lock: the state
+// block, decoded against its backend type's schema (Options.States).
 type StateBackend struct {
-	Type string // "local"
-	// Path is the local backend's file, relative to the inventory directory.
-	Path      string
+	Type string
+	// Config is the decoded block; cty.NilVal when the inventory has none.
+	// An attribute that reads an unset environment variable is unknown.
+	Config    cty.Value
 	DeclRange hcl.Range
 }
 
-// DefaultStatePath is the local state file, beside the inventory.
-const DefaultStatePath = "rotplan.state"
+// DefaultStateType is the state backend of an inventory without a state
+// block: a file beside the inventory.
+const DefaultStateType = "local"
 
 // Provider is a provider block: connection settings that many secrets' store
 // and target blocks share (an AWS region, a Fly API token).

@@ -27,7 +27,10 @@ const (
 // Options control loading.
 type Options struct {
 	Schemas Schemas
-	Mode    Mode
+	// States looks up the schema of each state backend type; nil knows
+	// none, so that a state block is an error.
+	States StateSchemas
+	Mode   Mode
 	// LookupEnv reads the environment; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 }

@@ -111,3 +111,11 @@ type Schemas interface {
 	// TypeNames lists the valid types of a kind, sorted, for diagnostics.
 	TypeNames(kind BlockKind) []string
 }
+
+// StateSchemas looks up the schema of each state backend type, for the
+// rotplan block's state "TYPE" {} block. The state backends' registry
+// implements it.
+type StateSchemas interface {
+	StateSchema(typeName string) (hcldec.Spec, bool)
+	StateTypeNames() []string
+}

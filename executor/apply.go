@@ -57,8 +57,10 @@ type Applier struct {
 	// Who names the person or job running the apply, for the audit log.
 	Who string
 
-	// Lock is the held state lock; State is the state read under it.
-	Lock  *state.Lock
+	// Lock is the held state lock; State is the state read under it. Each
+	// journal change writes one rotation's entry through Lock, against
+	// State's serial.
+	Lock  state.Lock
 	State *state.State
 	Audit *state.Audit
 
@@ -371,8 +373,9 @@ func (a *Applier) removeStaleTemps(inv *config.Inventory) {
 	}
 }
 
-// journal records that a rotation reached state s, and writes the state.
-// Entries change under the lock only: the state is marshalled whole.
+// journal records that a rotation reached state s: its entry is written
+// through the lock, against the serial last written. Journal writes are
+// not cancelled by an interrupt: the backend bounds each one.
 func (a *Applier) journal(j *state.Rotation, s State, cause error, issued string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -380,10 +383,12 @@ func (a *Applier) journal(j *state.Rotation, s State, cause error, issued string
 	if s == StateRollingBack && cause != nil {
 		j.Error = a.redactLocked(cause.Error())
 	}
-	a.State.Rotations[j.Secret] = j
-	if err := a.Lock.Write(a.State); err != nil {
+	serial, err := a.Lock.PutRotation(context.Background(), a.State.Serial, j)
+	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	a.State.Serial = serial
+	a.State.Rotations[j.Secret] = j
 	return nil
 }
 
@@ -394,10 +399,13 @@ func (a *Applier) forget(j *state.Rotation) {
 	if cur, ok := a.State.Rotations[j.Secret]; !ok || cur.ID != j.ID {
 		return
 	}
-	delete(a.State.Rotations, j.Secret)
-	if err := a.Lock.Write(a.State); err != nil {
+	serial, err := a.Lock.DeleteRotation(context.Background(), a.State.Serial, j.Secret)
+	if err != nil {
 		a.logger().Error("journal: cannot clear a finished rotation", "secret", j.Secret, "error", err)
+		return
 	}
+	a.State.Serial = serial
+	delete(a.State.Rotations, j.Secret)
 }
 
 func (a *Applier) audit(w *work, step state.Step, outcome, detail string) {

@@ -476,7 +476,7 @@ func (o *operatorFake) ConfirmRevoked(_ context.Context, q RevokeQuestion) (bool
 type fixture struct {
 	w      *world
 	inv    *config.Inventory
-	lock   *state.Lock
+	lock   state.Lock
 	st     *state.State
 	events []Event
 	audit  string
@@ -496,8 +496,8 @@ func newFixture(t *testing.T, w *world, hcl string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { lock.Unlock() })
-	st, err := backend.Read()
+	t.Cleanup(func() { lock.Unlock(context.Background()) })
+	st, err := backend.Read(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

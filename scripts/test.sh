@@ -26,15 +26,34 @@ if ! "$staticcheck" -version >/dev/null 2>&1; then
 fi
 "$staticcheck" ./...
 
+step "go mod tidy"
+go mod tidy -diff
+
+step "cross builds: windows and darwin"
+# Every package must build where operators run rotplan, not only here.
+GOOS=windows GOARCH=amd64 go build ./...
+GOOS=darwin GOARCH=arm64 go build ./...
+
+step "goreleaser check"
+GORELEASER_VERSION=v2.15.1
+goreleaser=$(go env GOPATH)/bin/goreleaser
+if ! "$goreleaser" --version 2>/dev/null | grep -q "${GORELEASER_VERSION#v}"; then
+  echo "installing goreleaser ${GORELEASER_VERSION} (a few minutes, once per machine)"
+  GOFLAGS= go install "github.com/goreleaser/goreleaser/v2@${GORELEASER_VERSION}"
+fi
+"$goreleaser" check
+
 [ "${1:-}" = lint ] && exit 0
 
-step "servers the tests run against"
+step "servers and programs the tests run against"
 # The tests start their own throwaway PostgreSQL and Redis servers on loopback
 # ports; they need the programs. A test never skips for want of them: it fails.
 need=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if ! { command -v initdb && command -v postgres; } >/dev/null && [ ! -x "${pg_bin}/postgres" ]; then need+=(postgresql); fi
 if ! command -v redis-server >/dev/null; then need+=(redis-server); fi
+# The GitHub action's script (scripts/action) runs with bash, curl and jq.
+for p in curl jq; do command -v "$p" >/dev/null || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   sudo_cmd=""

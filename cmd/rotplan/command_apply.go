@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -29,13 +26,19 @@ var (
 	clock     func() time.Time
 )
 
+// maxParallelism bounds -parallelism: more would only queue on the
+// providers' rate limits.
+const maxParallelism = 256
+
 func runApply(m *meta, args []string) int {
 	fs := newFlagSet(m, "apply [PLANFILE]", "Rotates what the plan says is due, in dependency order: generate, stage in the\nstore, set, deliver, verify, then promote; a failed check rolls everything back\nto the old value. With PLANFILE it carries out a plan saved by plan -out, if it\nis still current.\n\nThe first interrupt (Ctrl-C) starts nothing new and lets what is in flight\nfinish or roll back; a second one stops at once, and the next apply resumes.")
 	autoApprove := fs.Bool("auto-approve", false, "do not ask for confirmation")
-	lockTimeout := fs.Duration("lock-timeout", 0, "wait up to `DURATION` for another apply to release the state lock")
-	stopTimeout := fs.Duration("stop-timeout", executor.DefaultStopTimeout, "after an interrupt, let what is in flight run up to `DURATION` before cancelling it (it then rolls back)")
-	parallelism := fs.Int("parallelism", executor.DefaultParallelism, "rotate at most `N` independent secrets at once")
+	lockTimeout := newDurationFlag(fs, "lock-timeout", 0, "wait up to `DURATION` (30s, 5m) for another apply to release the state lock")
+	stopTimeout := newDurationFlag(fs, "stop-timeout", executor.DefaultStopTimeout, "after an interrupt, let what is in flight run up to `DURATION` before cancelling it (it then rolls back)")
+	parallelism := newIntRange(fs, "parallelism", executor.DefaultParallelism, 1, maxParallelism, "rotate at most `N` independent secrets at once (1 to 256)")
+	input := fs.Bool("input", true, "ask on the terminal for approval and manual values; -input=false never asks")
 	asJSON := fs.Bool("json", false, "print progress as JSON lines")
+	auditTo := fs.String("audit", "", "keep the audit file at `PATH` instead of beside the state; - keeps it there and also writes each record to stdout as a JSON line")
 	noColor := fs.Bool("no-color", false, "never colour the output")
 	at := fs.String("at", "", "not for apply, which always acts now: run plan -at `TIME` to see what a later apply would do")
 	values := valueFiles{}
@@ -44,15 +47,8 @@ func runApply(m *meta, args []string) int {
 	fs.Var(&targets, "target", "apply only to `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
 	fs.Var(&revoked, "revoked", "confirm that the previous value of `secret.NAME` was revoked by hand, as its revoke_instructions say (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		if err.Error() == "flag: help requested" {
-			return exitOK
-		}
-		return exitError
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintln(m.stderr, "Usage: rotplan apply [options] [PLANFILE]")
-		return exitError
+	if code, ok := fs.parse(args, 0, 1); !ok {
+		return code
 	}
 	if *at != "" {
 		fmt.Fprintln(m.stderr, "Error: apply always acts now, on real systems. To see what a later apply would do, run: rotplan plan -at "+*at)
@@ -87,18 +83,27 @@ func runApply(m *meta, args []string) int {
 
 	ctx, stop := m.interrupts()
 	defer stop()
-	backend := state.NewLocal(statePath(inv))
-	lock, err := backend.Lock(ctx, lockInfo("apply"), *lockTimeout)
+	held, err := m.lockState(ctx, inv, "apply", *lockTimeout)
 	if err != nil {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	defer lock.Unlock()
-	st, err := backend.Read()
-	if err != nil {
-		fmt.Fprintf(m.stderr, "Error: %s\n", err)
-		return exitError
-	}
+	defer held.release()
+	st := held.st
+	// A lost lock (its database session ended, its lock object was
+	// removed) stops the apply as an interrupt does: nothing new starts,
+	// and the journal refuses every write, so what is in flight stops at
+	// its next step and the next apply resumes it.
+	ctx, lockLost := context.WithCancel(ctx)
+	defer lockLost()
+	go func() {
+		select {
+		case <-held.lock.Lost():
+			fmt.Fprintf(m.stderr, "\nError: the state lock was lost (%s); stopping. Nothing more is written; run apply again to resume.\n", held.backend)
+			lockLost()
+		case <-ctx.Done():
+		}
+	}()
 
 	instances := executor.NewProviders(m.registry, m.logger)
 	defer instances.Close()
@@ -113,7 +118,15 @@ func runApply(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	view := views.NewApplyView(m.stdout, *asJSON, color)
+	// The audit stream and the view share stdout a line at a time.
+	stdout := &lockedWriter{w: m.stdout}
+	var audit *state.Audit
+	if *auditTo == "-" {
+		audit = held.audit(inv, "", stdout)
+	} else {
+		audit = held.audit(inv, *auditTo, nil)
+	}
+	view := views.NewApplyView(stdout, *asJSON, color)
 	if *asJSON {
 		// The JSON stream shows no plan, so it reports the secrets the plan
 		// could not read as failed before anything else.
@@ -130,6 +143,9 @@ func runApply(m *meta, args []string) int {
 		prompts = m.stderr // stdout carries JSON lines only
 	}
 	op := newOperator(m.stdin, prompts, values, revoked)
+	if !*input {
+		op.tty = nil
+	}
 	applier := &executor.Applier{
 		Providers:   instances,
 		Logger:      m.logger,
@@ -139,9 +155,9 @@ func runApply(m *meta, args []string) int {
 		Events:      view.Event,
 		Operator:    op,
 		Who:         operatorName(),
-		Lock:        lock,
+		Lock:        held.lock,
 		State:       st,
-		Audit:       state.NewAudit(filepath.Join(filepath.Dir(statePath(inv)), "rotplan.audit.jsonl")),
+		Audit:       audit,
 		AfterStep:   afterStep,
 	}
 	if !plan.HasChanges() {
@@ -160,7 +176,11 @@ func runApply(m *meta, args []string) int {
 	// without asking again.
 	if !*autoApprove && planFile == "" {
 		if op.tty == nil {
-			fmt.Fprintln(m.stderr, "Error: apply asks for confirmation, and there is no terminal to ask on. Review the plan and run apply -auto-approve, or apply a saved plan.")
+			why := "there is no terminal to ask on"
+			if !*input {
+				why = "-input=false says not to ask"
+			}
+			fmt.Fprintf(m.stderr, "Error: apply asks for confirmation, and %s. Review the plan and run apply -auto-approve, or apply a saved plan.\n", why)
 			return exitError
 		}
 		approved, err := op.Approve(ctx)
@@ -228,26 +248,6 @@ func mapKeys(m map[string]string) []string {
 	return out
 }
 
-func runForceUnlock(m *meta, args []string) int {
-	fs := newFlagSet(m, "force-unlock LOCK_ID", "Clears the state lock left by an apply that is gone. A lock held by a\nrunning apply is refused.")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		if err == nil {
-			fmt.Fprintln(m.stderr, "Usage: rotplan force-unlock LOCK_ID")
-		}
-		return exitError
-	}
-	inv, ok := m.loadInventory(config.ModeValidate)
-	if !ok {
-		return exitError
-	}
-	if err := state.NewLocal(statePath(inv)).ForceUnlock(fs.Arg(0)); err != nil {
-		fmt.Fprintf(m.stderr, "Error: %s\n", err)
-		return exitError
-	}
-	fmt.Fprintf(m.stdout, "Lock %s is released.\n", fs.Arg(0))
-	return exitOK
-}
-
 // savedPlanFor reads a saved plan and refuses it when the inventory or the
 // state changed since it was made.
 func savedPlanFor(path string, inv *config.Inventory, st *state.State) (*planner.Plan, error) {
@@ -262,31 +262,6 @@ func savedPlanFor(path string, inv *config.Inventory, st *state.State) (*planner
 		return nil, fmt.Errorf("the saved plan %s is stale: another apply has run since it was made (state serial %d, now %d); run rotplan plan again", path, jp.StateSerial, st.Serial)
 	}
 	return jp.Plan()
-}
-
-// statePath is where the local state backend keeps its file.
-func statePath(inv *config.Inventory) string {
-	p := inv.Settings.State.Path
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(inv.Dir, p)
-	}
-	return p
-}
-
-// lockInfo describes this process as the holder of the state lock.
-func lockInfo(operation string) state.LockInfo {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	host, _ := os.Hostname()
-	return state.LockInfo{
-		ID:        hex.EncodeToString(b),
-		Operation: operation,
-		PID:       os.Getpid(),
-		Host:      host,
-		User:      userName(),
-		Created:   time.Now().UTC().Truncate(time.Second),
-		Version:   version,
-	}
 }
 
 // operatorName names who runs apply, for the audit log.

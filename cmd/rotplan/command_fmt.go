@@ -9,28 +9,37 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/rogpeppe/go-internal/diff"
 
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
 )
 
 func runFmt(m *meta, args []string) int {
-	fs := newFlagSet(m, "fmt", "Rewrites the inventory's *.hcl files in the canonical format and lists the\nfiles it changed.")
+	fs := newFlagSet(m, "fmt [FILE...]", "Rewrites the inventory's *.hcl files in the canonical format and lists the\nfiles it changed. With FILE arguments (relative to the working directory),\nonly those files.")
 	check := fs.Bool("check", false, "change nothing; list the files that need formatting and exit 3 if any do")
-	if code, ok := parseFlags(fs, args); !ok {
+	showDiff := fs.Bool("diff", false, "also print what changes, as a unified diff")
+	if code, ok := fs.parse(args, 0, -1); !ok {
 		return code
 	}
-	names, err := config.InventoryFiles(m.dir)
-	if err != nil || len(names) == 0 {
-		dir, _ := filepath.Abs(m.dir)
-		fmt.Fprintf(m.stderr, "Error: no inventory files: there is no *%s file in %s.\n", config.Extension, dir)
-		return exitError
+	dir := m.dir
+	names := fs.Args()
+	if len(names) > 0 {
+		dir = ""
+	} else {
+		var err error
+		names, err = config.InventoryFiles(m.dir)
+		if err != nil || len(names) == 0 {
+			abs, _ := filepath.Abs(m.dir)
+			fmt.Fprintf(m.stderr, "Error: no inventory files: there is no *%s file in %s.\n", config.Extension, abs)
+			return exitError
+		}
 	}
 	sources := map[string][]byte{}
 	var diags hcl.Diagnostics
 	formatted := map[string][]byte{}
 	for _, name := range names {
-		path := filepath.Join(m.dir, name)
+		path := filepath.Join(dir, name)
 		src, err := os.ReadFile(path)
 		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)
@@ -56,10 +65,13 @@ func runFmt(m *meta, args []string) int {
 			continue
 		}
 		fmt.Fprintln(m.stdout, name)
+		if *showDiff {
+			m.stdout.Write(diff.Diff(name+".orig", sources[name], name, out))
+		}
 		if *check {
 			continue
 		}
-		path := filepath.Join(m.dir, name)
+		path := filepath.Join(dir, name)
 		info, err := os.Stat(path)
 		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)

@@ -12,7 +12,6 @@ import (
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
 	"github.com/rotplan/rotplan/executor"
-	"github.com/rotplan/rotplan/executor/state"
 	"github.com/rotplan/rotplan/planner"
 )
 
@@ -49,7 +48,7 @@ func runPlan(m *meta, args []string) int {
 	var targets, replace addressList
 	fs.Var(&targets, "target", "plan only `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
 	if *asJSON && *asMarkdown {
@@ -77,11 +76,11 @@ func runPlan(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	meta := views.PlanMeta{Version: version, InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
+	meta := views.PlanMeta{Version: rotplanVersion(), InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
 	if *out != "" {
 		// A saved plan is bound to the state's serial too: apply refuses it
 		// once another apply has run. Reading needs no lock.
-		st, err := state.NewLocal(statePath(inv)).Read()
+		st, err := m.readState(inv)
 		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)
 			return exitError
@@ -123,7 +122,16 @@ func runPlan(m *meta, args []string) int {
 // that plan shows what it is doing as in progress rather than interrupted.
 // It only looks: plan takes no lock and needs no state.
 func (m *meta) runningApply(inv *config.Inventory) *planner.RunningApply {
-	h, err := state.NewLocal(statePath(inv)).Holder()
+	b, err := m.openState(inv)
+	if err != nil {
+		m.logger.Debug("cannot tell whether an apply is running", "error", err)
+		return nil
+	}
+	defer b.Close()
+	// A state backend that does not answer must not hold the plan up.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h, err := b.Holder(ctx)
 	if err != nil {
 		m.logger.Debug("cannot tell whether an apply is running", "error", err)
 		return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,15 +16,8 @@ func runShow(m *meta, args []string) int {
 	fs := newFlagSet(m, "show FILE", "Shows a plan saved with plan -out, and whether the inventory has changed since.")
 	asJSON := fs.Bool("json", false, "print the saved plan as JSON")
 	noColor := fs.Bool("no-color", false, "never colour the output")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitError
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(m.stderr, "Usage: rotplan show FILE")
-		return exitError
+	if code, ok := fs.parse(args, 1, 1); !ok {
+		return code
 	}
 	jp, err := readSavedPlan(fs.Arg(0))
 	if err != nil {

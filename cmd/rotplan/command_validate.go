@@ -9,7 +9,7 @@ import (
 
 func runValidate(m *meta, args []string) int {
 	fs := newFlagSet(m, "validate", "Checks the inventory's syntax, types, references and dependency graph.\nIt contacts no system and needs no credentials: environment variables read\nwith env() may be unset.")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
 	inv, ok := m.loadInventory(config.ModeValidate)

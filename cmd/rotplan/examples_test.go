@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/executor/state"
 )
 
 // examplesDir holds the example inventories, one per directory.
@@ -28,6 +29,7 @@ func TestExamplesValidate(t *testing.T) {
 		t.Run(filepath.ToSlash(name), func(t *testing.T) {
 			inv, diags := config.LoadDir(dir, config.Options{
 				Schemas:   newRegistry(),
+				States:    state.Builtin(),
 				Mode:      config.ModeValidate,
 				LookupEnv: noEnv,
 			})

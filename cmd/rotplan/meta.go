@@ -8,6 +8,7 @@ import (
 
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/executor/state"
 	"github.com/rotplan/rotplan/providers"
 	"github.com/rotplan/rotplan/providers/builtin"
 )
@@ -19,13 +20,17 @@ type meta struct {
 	dir      string
 	logger   hclog.Logger
 	registry *providers.Registry
+	states   *state.Registry
+	// flagSets, when set, collects each command's options instead of
+	// running it (rotplan completion).
+	flagSets *[]*flagSet
 }
 
 func newMeta(s streams, dir string) *meta {
 	if dir == "" {
 		dir = "."
 	}
-	return &meta{streams: s, dir: dir, logger: newLogger(s.stderr), registry: newRegistry()}
+	return &meta{streams: s, dir: dir, logger: newLogger(s.stderr), registry: newRegistry(), states: state.Builtin()}
 }
 
 // loadInventory reads and validates the inventory, printing any
@@ -35,7 +40,7 @@ func (m *meta) loadInventory(mode config.Mode) (inv *config.Inventory, ok bool) 
 		fmt.Fprintf(m.stderr, "Error: cannot use %s as the inventory directory: it does not exist or is not a directory.\n", m.dir)
 		return nil, false
 	}
-	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, Mode: mode})
+	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, States: m.states, Mode: mode})
 	m.logger.Debug("inventory loaded", "dir", m.dir, "files", len(inv.Sources), "secrets", len(inv.Secrets), "diagnostics", len(diags))
 	views.Diagnostics(m.stderr, diags, inv.Sources, colorEnabled(m.stderr))
 	if diags.HasErrors() {

@@ -1,8 +1,11 @@
 package state
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -21,24 +24,46 @@ type AuditRecord struct {
 	Detail   string    `json:"detail,omitempty"`
 }
 
-// Audit appends records to a JSON-lines file, mode 0600.
-type Audit struct {
-	mu   sync.Mutex
-	path string
+// AuditSink is one place audit records go: a file, a stream, a table.
+type AuditSink interface {
+	Append(ctx context.Context, rec AuditRecord) error
 }
 
-// NewAudit returns the audit log at path.
-func NewAudit(path string) *Audit { return &Audit{path: path} }
+// Audit appends each record to every sink it has.
+type Audit struct {
+	sinks []AuditSink
+}
 
-// Append writes one record as one line.
+// NewAudit returns the audit log at path (JSON lines, mode 0600), with
+// more sinks beside it.
+func NewAudit(path string, more ...AuditSink) *Audit {
+	return &Audit{sinks: append([]AuditSink{AuditFile(path)}, more...)}
+}
+
+// Append writes one record to every sink; a sink that fails does not keep
+// the record from the others.
 func (a *Audit) Append(rec AuditRecord) error {
+	var errs []error
+	for _, s := range a.sinks {
+		if err := s.Append(context.Background(), rec); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AuditFile appends records as JSON lines to the file at path, mode 0600.
+type AuditFile string
+
+// Append writes one record as one line and syncs it.
+func (p AuditFile) Append(_ context.Context, rec AuditRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	fileMu.Lock()
+	defer fileMu.Unlock()
+	f, err := os.OpenFile(string(p), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
@@ -47,4 +72,31 @@ func (a *Audit) Append(rec AuditRecord) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return f.Sync()
+}
+
+// fileMu keeps the lines of concurrent appends whole.
+var fileMu sync.Mutex
+
+// AuditStream writes records as JSON lines to a stream (stdout, for log
+// shippers). Each record is one write of one whole line; W must be safe
+// for the other writers it is shared with.
+type AuditStream struct {
+	W io.Writer
+}
+
+// auditLine is a record as a stream carries it: marked, so that a reader
+// of a stream shared with other JSON lines can tell it apart.
+type auditLine struct {
+	Type string `json:"type"`
+	AuditRecord
+}
+
+// Append writes one record as one line.
+func (s AuditStream) Append(_ context.Context, rec AuditRecord) error {
+	b, err := json.Marshal(auditLine{Type: "audit", AuditRecord: rec})
+	if err != nil {
+		return err
+	}
+	_, err = s.W.Write(append(b, '\n'))
+	return err
 }

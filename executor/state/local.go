@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/rotplan/rotplan/internal/atomicfile"
 	"github.com/rotplan/rotplan/internal/filelock"
@@ -19,16 +23,49 @@ type Local struct {
 	path string
 }
 
+var _ Backend = (*Local)(nil)
+
+// LocalType is the local backend: state "local" { path = "rotplan.state" },
+// the default.
+func LocalType() Type {
+	return Type{
+		Name: "local",
+		Spec: hcldec.ObjectSpec{
+			"path": &hcldec.AttrSpec{Name: "path", Type: cty.String},
+		},
+		Open: func(cfg cty.Value, dir string) (Backend, error) {
+			p, err := attrString(cfg, "path", DefaultLocalPath)
+			if err != nil {
+				return nil, err
+			}
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			return NewLocal(p), nil
+		},
+	}
+}
+
+// DefaultLocalPath is the local state file, beside the inventory.
+const DefaultLocalPath = "rotplan.state"
+
 // NewLocal returns the local backend for the state file at path.
 func NewLocal(path string) *Local { return &Local{path: path} }
 
 // Path is the state file's path.
 func (l *Local) Path() string { return l.path }
 
+func (l *Local) String() string { return l.path }
+
+// Close does nothing: the local backend holds nothing open.
+func (l *Local) Close() error { return nil }
+
 func (l *Local) lockPath() string { return l.path + ".lock" }
 
 // Read returns the state, empty when there is no file yet.
-func (l *Local) Read() (*State, error) {
+func (l *Local) Read(context.Context) (*State, error) { return l.read() }
+
+func (l *Local) read() (*State, error) {
 	b, err := os.ReadFile(l.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return New(), nil
@@ -76,16 +113,16 @@ func decode(path string, b []byte) (*State, error) {
 	return st, nil
 }
 
-// Lock is a held lock on the state.
-type Lock struct {
+// localLock is a held lock on the state file.
+type localLock struct {
 	l    *Local
 	f    *os.File
-	Info LockInfo
+	info LockInfo
 }
 
 // Lock takes the lock, waiting up to timeout for another holder to finish.
 // If it is still held then, the error is a *LockedError naming the holder.
-func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) (*Lock, error) {
+func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) (Lock, error) {
 	f, err := os.OpenFile(l.lockPath(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock state: %w", err)
@@ -107,7 +144,7 @@ func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		holder := readHolder(f)
 		if !time.Now().Before(deadline) && (holder.ID != "unknown" || time.Since(start) > anonymousWait) {
 			f.Close()
-			return nil, &LockedError{Path: l.path, Holder: holder}
+			return nil, &LockedError{Where: l.path, Holder: holder}
 		}
 		wait := 100 * time.Millisecond
 		if holder.ID == "unknown" {
@@ -136,12 +173,12 @@ func (l *Local) Lock(ctx context.Context, info LockInfo, timeout time.Duration) 
 		f.Close()
 		return nil, fmt.Errorf("lock state: %w", err)
 	}
-	return &Lock{l: l, f: f, Info: info}, nil
+	return &localLock{l: l, f: f, info: info}, nil
 }
 
 // Holder reports the apply that holds the lock now, or nil when none does.
 // It changes nothing: plan calls it to say that an apply is running.
-func (l *Local) Holder() (*LockInfo, error) {
+func (l *Local) Holder(context.Context) (*LockInfo, error) {
 	f, err := os.Open(l.lockPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -176,24 +213,63 @@ func readHolder(f *os.File) LockInfo {
 	return info
 }
 
-// Write saves the state under the lock: a new serial, written to a
-// temporary file and renamed over the old one, mode 0600.
-func (k *Lock) Write(st *State) error {
+func (k *localLock) Info() LockInfo { return k.info }
+
+// Lost is never closed: the kernel holds a file lock for as long as the
+// process lives.
+func (k *localLock) Lost() <-chan struct{} { return nil }
+
+// PutRotation writes the state with r's entry added or replaced.
+func (k *localLock) PutRotation(_ context.Context, serial int64, r *Rotation) (int64, error) {
+	return k.update(serial, func(st *State) bool {
+		st.Rotations[r.Secret] = r
+		return true
+	})
+}
+
+// DeleteRotation writes the state without secret's entry.
+func (k *localLock) DeleteRotation(_ context.Context, serial int64, secret string) (int64, error) {
+	return k.update(serial, func(st *State) bool {
+		if _, ok := st.Rotations[secret]; !ok {
+			return false
+		}
+		delete(st.Rotations, secret)
+		return true
+	})
+}
+
+// update changes the state file under the lock: read, check the serial,
+// change, and write it whole with the next serial, to a temporary file
+// renamed over the old one, mode 0600.
+func (k *localLock) update(serial int64, change func(*State) bool) (int64, error) {
+	if k.f == nil {
+		return 0, ErrLockLost
+	}
+	st, err := k.l.read()
+	if err != nil {
+		return 0, err
+	}
+	if st.Serial != serial {
+		return 0, fmt.Errorf("%w (serial %d, the journal's is %d)", ErrStaleSerial, serial, st.Serial)
+	}
+	if !change(st) {
+		return st.Serial, nil
+	}
 	st.FormatVersion = FormatVersion
 	st.Serial++
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := atomicfile.Write(k.l.path, append(b, '\n')); err != nil {
-		return fmt.Errorf("write state: %w", err)
+		return 0, fmt.Errorf("write state: %w", err)
 	}
-	return nil
+	return st.Serial, nil
 }
 
 // Unlock releases the lock. The lock file stays (emptied): removing it
 // would let a waiter lock an unlinked file while a newcomer locks a new one.
-func (k *Lock) Unlock() error {
+func (k *localLock) Unlock(context.Context) error {
 	if k.f == nil {
 		return nil
 	}
@@ -206,7 +282,7 @@ func (k *Lock) Unlock() error {
 // ForceUnlock clears a lock whose holder is gone. The kernel releases a
 // dead holder's flock by itself, so this only clears a record left behind;
 // a lock whose holder is still running is refused.
-func (l *Local) ForceUnlock(id string) error {
+func (l *Local) ForceUnlock(_ context.Context, id string) error {
 	f, err := os.OpenFile(l.lockPath(), os.O_RDWR, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("the state %s is not locked", l.path)

@@ -81,14 +81,22 @@ func (h LockInfo) Describe() string {
 
 // LockedError is returned when another apply holds the lock.
 type LockedError struct {
-	Path   string
+	// Where names the state (Backend.String).
+	Where  string
 	Holder LockInfo
+	// Note adds what the backend knows about the holder ("last seen 9
+	// minutes ago"), or "".
+	Note string
 }
 
 func (e *LockedError) Error() string {
 	h := e.Holder
-	return fmt.Sprintf("the state %s is locked by another %s: %s since %s. Wait for it to finish; if that process is gone, run: rotplan force-unlock %s",
-		e.Path, orDefault(h.Operation, "apply"), h.Describe(), h.Created.UTC().Format(time.RFC3339), h.ID)
+	note := ""
+	if e.Note != "" {
+		note = " (" + e.Note + ")"
+	}
+	return fmt.Sprintf("the state %s is locked by another %s: %s since %s%s. Wait for it to finish; if that process is gone, run: rotplan force-unlock %s",
+		e.Where, orDefault(h.Operation, "apply"), h.Describe(), h.Created.UTC().Format(time.RFC3339), note, h.ID)
 }
 
 func orDefault(s, def string) string {

@@ -4,7 +4,9 @@
 // and removed when the test ends. Redis servers also come as a primary with
 // replicas (StartRedis with RedisReplicaOf) and as a Redis Cluster
 // (StartRedisCluster), whose nodes share one admin login; redis_group.go
-// holds those. common.go holds what they share: FreePort,
+// holds those. There is also an in-process fake of the S3 API (StartFakeS3),
+// since no S3-compatible server can be installed here. common.go holds what
+// they share: FreePort,
 // WaitTCP and finding a server's programs.
 //
 // A server's programs must be installed: `make test` installs them. When
