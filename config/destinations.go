@@ -126,3 +126,19 @@ func (d *decoder) checkDestinations() hcl.Diagnostics {
 	}
 	return diags
 }
+
+// realPath is path made absolute, with its symbolic links resolved where
+// it exists.
+func realPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return resolveSymlinks(filepath.Clean(path))
+}
+
+// inside reports whether path is dir or below it; both are absolute, clean
+// and with their symbolic links resolved.
+func inside(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && !filepath.IsAbs(rel) && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}

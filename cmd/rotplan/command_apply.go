@@ -69,7 +69,9 @@ func runApply(m *meta, args []string) int {
 		now = clock
 	}
 
-	inv, ok := m.loadInventory(config.ModeResolve)
+	// apply carries out what its operator reviewed, checks and commands
+	// included: the inventory is trusted.
+	inv, ok := m.loadInventory(config.ModeResolve, config.Trusted)
 	if !ok {
 		return exitError
 	}
@@ -234,7 +236,7 @@ func runForceUnlock(m *meta, args []string) int {
 		}
 		return exitError
 	}
-	inv, ok := m.loadInventory(config.ModeValidate)
+	inv, ok := m.loadInventory(config.ModeValidate, config.Trusted)
 	if !ok {
 		return exitError
 	}

@@ -49,6 +49,7 @@ func runPlan(m *meta, args []string) int {
 	var targets, replace addressList
 	fs.Var(&targets, "target", "plan only `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
+	trust := trustFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -62,7 +63,7 @@ func runPlan(m *meta, args []string) int {
 		return exitError
 	}
 
-	inv, ok := m.loadInventory(config.ModeResolve)
+	inv, ok := m.loadInventory(config.ModePlan, trust.trust())
 	if !ok {
 		return exitError
 	}
