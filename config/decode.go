@@ -74,6 +74,8 @@ type decoder struct {
 	files map[string]string
 	// absDir is the inventory directory, absolute; "" until needed.
 	absDir string
+	// realDir is absDir with its symbolic links resolved; "" until needed.
+	realDir string
 }
 
 func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
@@ -358,6 +360,7 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 			s.Store = &Block{Kind: KindStore, Type: "local", Body: hcl.EmptyBody(), Config: val, Schema: schema, DeclRange: s.DeclRange, TypeRange: s.DeclRange}
 			if !moreDiags.HasErrors() {
 				s.Store.Destinations = d.destinations(s, s.Store)
+				diags = append(diags, d.checkStoreFiles(s.Store)...)
 			}
 		}
 	}
@@ -434,6 +437,7 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	diags = append(diags, moreDiags...)
 	if !diags.HasErrors() {
 		block.Destinations = d.destinations(s, block)
+		diags = append(diags, d.checkStoreFiles(block)...)
 	}
 	return block, diags
 }
