@@ -241,15 +241,11 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 	total := 0
 	for _, name := range names {
 		src := files[name]
-		if len(src) > MaxFileSize {
-			diags = append(diags, unreadable(name, &regular.TooLargeError{Size: int64(len(src)), Limit: MaxFileSize}))
-			continue
-		}
 		if total += len(src); total > MaxInventorySize {
 			diags = append(diags, inventoryTooLarge(name))
 			break
 		}
-		body, fileDiags := parse(name, src)
+		body, fileDiags := ParseFile(name, src)
 		diags = append(diags, fileDiags...)
 		if body != nil {
 			bodies = append(bodies, body)
@@ -268,9 +264,14 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 	return inv, limitDiagnostics(explainFunctionErrors(diags))
 }
 
-// parse parses one inventory file after checking that it is text and does
-// not nest too deeply. The body is nil when the file must not be decoded.
-func parse(name string, src []byte) (hcl.Body, hcl.Diagnostics) {
+// ParseFile parses one inventory file after checking that it is text and
+// does not nest more deeply than MaxNesting, then rejects for expressions;
+// it keeps at most MaxDiagnosticsPerFile diagnostics. The body is nil when
+// the file must not be decoded. Load parses with it, and so does fmt.
+func ParseFile(name string, src []byte) (hcl.Body, hcl.Diagnostics) {
+	if len(src) > MaxFileSize {
+		return nil, hcl.Diagnostics{unreadable(name, &regular.TooLargeError{Size: int64(len(src)), Limit: MaxFileSize})}
+	}
 	if diags := checkText(name, src); diags.HasErrors() {
 		return nil, diags
 	}

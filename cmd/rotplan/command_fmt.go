@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/internal/regular"
 )
 
 func runFmt(m *meta, args []string) int {
@@ -31,14 +31,14 @@ func runFmt(m *meta, args []string) int {
 	formatted := map[string][]byte{}
 	for _, name := range names {
 		path := filepath.Join(m.dir, name)
-		src, err := os.ReadFile(path)
+		src, err := regular.ReadFile(path, config.MaxFileSize)
 		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)
 			return exitError
 		}
 		sources[name] = src
 		// Formatting a file that does not parse could move its mistakes.
-		if _, moreDiags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); moreDiags.HasErrors() {
+		if _, moreDiags := config.ParseFile(name, src); moreDiags.HasErrors() {
 			diags = append(diags, moreDiags...)
 			continue
 		}
