@@ -76,6 +76,7 @@ func runPlan(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
+	redactPlan(plan, inv)
 	meta := views.PlanMeta{Version: version, InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
 	if *out != "" {
 		// A saved plan is bound to the state's serial too: apply refuses it
