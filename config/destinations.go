@@ -163,6 +163,16 @@ func realPath(path string) string {
 	return resolveSymlinks(filepath.Clean(path))
 }
 
+// evalSymlinks is path made absolute with its symbolic links resolved; it
+// must exist.
+func evalSymlinks(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
 // inside reports whether path is dir or below it; both are absolute, clean
 // and with their symbolic links resolved.
 func inside(dir, path string) bool {

@@ -447,7 +447,7 @@ func (e *funcEnv) readFile(p string) ([]byte, error) {
 		p = filepath.Join(e.dir, p)
 	}
 	if e.trust == Untrusted {
-		real, err := filepath.EvalSymlinks(p)
+		real, err := evalSymlinks(p)
 		if err != nil {
 			return nil, err
 		}

@@ -165,7 +165,7 @@ func linkOutside(realDir, path, name string) *hcl.Diagnostic {
 	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		return nil // ReadFile reports what is wrong
 	}
-	real, err := filepath.EvalSymlinks(path)
+	real, err := evalSymlinks(path)
 	if err != nil || inside(realDir, real) {
 		return nil
 	}
@@ -250,6 +250,18 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 		if body != nil {
 			bodies = append(bodies, body)
 		}
+		if len(fileDiags.Errs()) > MaxDiagnosticsPerFile {
+			// A file of junk: the others can wait until it is fixed.
+			if i := sort.SearchStrings(names, name); i+1 < len(names) {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Stopped reading the inventory",
+					Detail:   fmt.Sprintf("%s has too many errors; rotplan did not read the %d files after it. Fix it first.", name, len(names)-i-1),
+					Subject:  fileStart(name),
+				})
+			}
+			break
+		}
 	}
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
@@ -275,7 +287,7 @@ func ParseFile(name string, src []byte) (hcl.Body, hcl.Diagnostics) {
 	if diags := checkText(name, src); diags.HasErrors() {
 		return nil, diags
 	}
-	if diags := checkNesting(name, src); diags.HasErrors() {
+	if diags := checkTokens(name, src); diags.HasErrors() {
 		return nil, diags
 	}
 	f, diags := hclsyntax.ParseConfig(src, name, hcl.InitialPos)

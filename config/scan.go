@@ -49,13 +49,8 @@ func checkText(name string, src []byte) hcl.Diagnostics {
 			diags = append(diags, notText(name, start, pos))
 		}
 	}
-	if runs > MaxDiagnosticsPerFile {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Too many errors",
-			Detail:   fmt.Sprintf("%d more runs of bytes that are not text in %s are not shown.", runs-MaxDiagnosticsPerFile, name),
-			Subject:  &hcl.Range{Filename: name, Start: start, End: pos},
-		})
+	if n := runs - len(diags); n > 0 {
+		diags = append(diags, tooManyErrors(fmt.Sprintf("%d more %s of bytes that are not text in %s %s not shown.", n, plural(n, "run", "runs"), name, plural(n, "is", "are")), diags[len(diags)-1].Subject))
 	}
 	return diags
 }
@@ -75,6 +70,76 @@ func notText(name string, start, end hcl.Pos) *hcl.Diagnostic {
 	}
 }
 
+// checkTokens lexes the file and looks at its tokens before the parser
+// does, so that the parser never runs on a file that would make it recurse
+// too deeply, or report each of a million bad characters on its own.
+func checkTokens(name string, src []byte) hcl.Diagnostics {
+	tokens, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
+	if diags := checkBadTokens(name, tokens); diags.HasErrors() {
+		return diags
+	}
+	return checkNesting(tokens)
+}
+
+// badTokens are the tokens the parser reports as errors by themselves.
+var badTokens = map[hclsyntax.TokenType]bool{
+	hclsyntax.TokenInvalid: true, hclsyntax.TokenBadUTF8: true, hclsyntax.TokenQuotedNewline: true,
+	hclsyntax.TokenBitwiseAnd: true, hclsyntax.TokenBitwiseOr: true, hclsyntax.TokenBitwiseXor: true, hclsyntax.TokenBitwiseNot: true,
+	hclsyntax.TokenStarStar: true, hclsyntax.TokenBacktick: true, hclsyntax.TokenApostrophe: true,
+	hclsyntax.TokenSemicolon: true, hclsyntax.TokenTabs: true,
+}
+
+// checkBadTokens reports a file with more than MaxDiagnosticsPerFile bad
+// tokens, one diagnostic per run of them, at most MaxDiagnosticsPerFile.
+// A file with fewer is left to the parser, whose messages are more
+// precise.
+func checkBadTokens(name string, tokens hclsyntax.Tokens) hcl.Diagnostics {
+	n := 0
+	for _, tok := range tokens {
+		if badTokens[tok.Type] {
+			n++
+		}
+	}
+	if n <= MaxDiagnosticsPerFile {
+		return nil
+	}
+	var diags hcl.Diagnostics
+	runs := 0
+	var run *hcl.Range
+	end := func() {
+		if run == nil {
+			return
+		}
+		runs++
+		if runs <= MaxDiagnosticsPerFile {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid characters",
+				Detail:   "These characters are not part of the inventory language here. Is this an HCL file?",
+				Subject:  run,
+			})
+		}
+		run = nil
+	}
+	for _, tok := range tokens {
+		switch {
+		case !badTokens[tok.Type]:
+			end()
+		case run != nil && tok.Range.Start.Byte == run.End.Byte:
+			run.End = tok.Range.End
+		default:
+			end()
+			r := tok.Range
+			run = &r
+		}
+	}
+	end()
+	if n := runs - len(diags); n > 0 {
+		diags = append(diags, tooManyErrors(fmt.Sprintf("%d more %s of invalid characters in %s %s not shown, and the file was not parsed.", n, plural(n, "run", "runs"), name, plural(n, "is", "are")), diags[len(diags)-1].Subject))
+	}
+	return diags
+}
+
 // checkNesting reports the first place where the file's expressions nest
 // more deeply than MaxNesting, counted on its tokens, so that the parser is
 // never run on such a file. The count is an upper bound on how deeply the
@@ -83,8 +148,7 @@ func notText(name string, start, end hcl.Pos) *hcl.Diagnostic {
 // directive (%{ if }, %{ for }) is a level, and so is each operator, each
 // "." and each "[" chained at one level, up to the comma or line end where
 // the expression ends.
-func checkNesting(name string, src []byte) hcl.Diagnostics {
-	tokens, _ := hclsyntax.LexConfig(src, name, hcl.InitialPos)
+func checkNesting(tokens hclsyntax.Tokens) hcl.Diagnostics {
 	type level struct {
 		close hclsyntax.TokenType
 		// chain counts the operators since the level opened or since the
@@ -223,10 +287,26 @@ func checkForExprs(body hcl.Body) hcl.Diagnostics {
 	return diags
 }
 
+// tooManyErrors is the diagnostic that follows a file's first
+// MaxDiagnosticsPerFile and says what was left out.
+func tooManyErrors(detail string, subject *hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Too many errors",
+		Detail:   detail,
+		Subject:  subject,
+		Extra:    leftOut{},
+	}
+}
+
+// leftOut marks a diagnostic made by tooManyErrors.
+type leftOut struct{}
+
 // limitDiagnostics keeps at most MaxDiagnosticsPerFile diagnostics for each
 // file, in order, and adds for each file that had more one that says how
 // many were left out, pointing at the first of them. Diagnostics without a
-// subject count as a file of their own.
+// subject count as a file of their own; one that already says what was
+// left out is kept and not counted.
 func limitDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 	type omitted struct {
 		n     int
@@ -237,6 +317,10 @@ func limitDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 	var files []string
 	out := diags[:0:0]
 	for _, d := range diags {
+		if _, ok := d.Extra.(leftOut); ok {
+			out = append(out, d)
+			continue
+		}
 		file := ""
 		if d.Subject != nil {
 			file = d.Subject.Filename
@@ -258,12 +342,7 @@ func limitDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
 		if file == "" {
 			where = "without a position"
 		}
-		out = append(out, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Too many errors",
-			Detail:   fmt.Sprintf("%d more %s %s are not shown, from here on. Fix the ones above and run rotplan again.", o.n, plural(o.n, "problem", "problems"), where),
-			Subject:  o.first,
-		})
+		out = append(out, tooManyErrors(fmt.Sprintf("%d more %s %s %s not shown, from here on. Fix the ones above and run rotplan again.", o.n, plural(o.n, "problem", "problems"), where, plural(o.n, "is", "are")), o.first))
 	}
 	return out
 }
