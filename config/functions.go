@@ -152,6 +152,9 @@ func guard(name string, f function.Function) function.Function {
 			if size := valueSize(v); size > MaxValueSize {
 				return cty.NilVal, hideSensitive(name, args, tooLarge(size))
 			}
+			if n := listLength(v); n > MaxListLength {
+				return cty.NilVal, hideSensitive(name, args, fmt.Errorf("it would return %d values, more than the limit of %d", n, MaxListLength))
+			}
 			var marks []cty.ValueMarks
 			for _, a := range args {
 				if _, m := a.UnmarkDeep(); len(m) > 0 {
@@ -308,6 +311,15 @@ func allStrings(args []cty.Value) bool {
 		}
 	}
 	return true
+}
+
+// listLength is the number of values of a known list or tuple, else 0.
+func listLength(v cty.Value) int {
+	v, _ = v.Unmark()
+	if ty := v.Type(); (ty.IsTupleType() || ty.IsListType()) && v.IsKnown() && !v.IsNull() {
+		return v.LengthInt()
+	}
+	return 0
 }
 
 // valueSize is the number of bytes of the strings in v, known and unmarked.

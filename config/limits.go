@@ -20,6 +20,11 @@ const (
 	// MaxDiagnosticsPerFile bounds the diagnostics reported for one file;
 	// one more says how many were left out.
 	MaxDiagnosticsPerFile = 20
+	// MaxListLength bounds the values of a list written in an inventory
+	// (depends_on excepted) and of a list a function returns: turning a
+	// list into a typed one costs time that grows with the square of its
+	// length in the expression library rotplan uses.
+	MaxListLength = 256
 	// MaxFunctionFile bounds what one file() call reads.
 	MaxFunctionFile = 1 << 20
 	// MaxFunctionReads bounds all that env() and file() return while an

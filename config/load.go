@@ -224,10 +224,11 @@ func fileStart(name string) *hcl.Range {
 }
 
 // Load decodes an inventory from the given files (name to contents).
-// dir is where relative paths in the inventory start. A file larger than
-// MaxFileSize, or past MaxInventorySize in all, is not parsed, nor is one
-// that is not text or nests more deeply than MaxNesting; at most
-// MaxDiagnosticsPerFile diagnostics are kept for each file.
+// dir is where relative paths in the inventory start. Nothing is parsed
+// when the files hold more than MaxInventorySize in all; a file larger than
+// MaxFileSize is not parsed, nor one that is not text or nests more deeply
+// than MaxNesting (see ParseFile); at most MaxDiagnosticsPerFile
+// diagnostics are kept for each file.
 func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Diagnostics) {
 	inv := &Inventory{Dir: dir, Sources: files, Hash: hashFiles(files)}
 	names := make([]string, 0, len(files))
@@ -236,16 +237,17 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 	}
 	sort.Strings(names)
 
-	var diags hcl.Diagnostics
-	bodies := make([]hcl.Body, 0, len(names))
 	total := 0
 	for _, name := range names {
-		src := files[name]
-		if total += len(src); total > MaxInventorySize {
-			diags = append(diags, inventoryTooLarge(name))
-			break
+		if total += len(files[name]); total > MaxInventorySize {
+			return inv, hcl.Diagnostics{inventoryTooLarge(name)}
 		}
-		body, fileDiags := ParseFile(name, src)
+	}
+
+	var diags hcl.Diagnostics
+	bodies := make([]hcl.Body, 0, len(names))
+	for _, name := range names {
+		body, fileDiags := ParseFile(name, files[name])
 		diags = append(diags, fileDiags...)
 		if body != nil {
 			bodies = append(bodies, body)
@@ -253,12 +255,9 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 		if len(fileDiags.Errs()) > MaxDiagnosticsPerFile {
 			// A file of junk: the others can wait until it is fixed.
 			if i := sort.SearchStrings(names, name); i+1 < len(names) {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Stopped reading the inventory",
-					Detail:   fmt.Sprintf("%s has too many errors; rotplan did not read the %d files after it. Fix it first.", name, len(names)-i-1),
-					Subject:  fileStart(name),
-				})
+				d := tooManyErrors(fmt.Sprintf("%s has too many errors; rotplan did not read the %d files after it. Fix it first.", name, len(names)-i-1), fileStart(name))
+				d.Summary = "Stopped reading the inventory"
+				diags = append(diags, d)
 			}
 			break
 		}
@@ -277,7 +276,8 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 }
 
 // ParseFile parses one inventory file after checking that it is text and
-// does not nest more deeply than MaxNesting, then rejects for expressions;
+// does not nest more deeply than MaxNesting, then rejects for expressions
+// and long lists (checkExpressions);
 // it keeps at most MaxDiagnosticsPerFile diagnostics. The body is nil when
 // the file must not be decoded. Load parses with it, and so does fmt.
 func ParseFile(name string, src []byte) (hcl.Body, hcl.Diagnostics) {
@@ -296,7 +296,7 @@ func ParseFile(name string, src []byte) (hcl.Body, hcl.Diagnostics) {
 	if f == nil {
 		return nil, diags
 	}
-	if more := checkForExprs(f.Body); more.HasErrors() {
+	if more := checkExpressions(f.Body); more.HasErrors() {
 		return nil, append(diags, more...)
 	}
 	return f.Body, diags

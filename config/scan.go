@@ -263,24 +263,48 @@ func directive(tokens hclsyntax.Tokens) string {
 	return ""
 }
 
-// checkForExprs rejects for expressions, and the %{ for } directive, which
-// the parser turns into one. Each evaluates its body once per element, and
-// the body may be another for or a large list: work that grows with the
-// square of the text, or worse. An inventory writes its lists out.
-func checkForExprs(body hcl.Body) hcl.Diagnostics {
+// checkExpressions rejects what would make evaluating the file's
+// expressions cost more than linear time:
+//
+//   - for expressions, and the %{ for } directive the parser turns into
+//     one: each evaluates its body once per element, and the body may be
+//     another for or a large list;
+//   - a list of more than MaxListLength values (depends_on excepted, which
+//     is read without being evaluated): converting one to a typed list
+//     costs the square of its length.
+func checkExpressions(body hcl.Body) hcl.Diagnostics {
 	b, ok := body.(*hclsyntax.Body)
 	if !ok {
 		return nil
 	}
+	dependsOn := map[hclsyntax.Expression]bool{}
+	for _, blk := range b.Blocks {
+		if attr := blk.Body.Attributes["depends_on"]; blk.Type == "secret" && attr != nil {
+			dependsOn[attr.Expr] = true
+		}
+	}
 	var diags hcl.Diagnostics
 	hclsyntax.VisitAll(b, func(n hclsyntax.Node) hcl.Diagnostics {
-		if e, ok := n.(*hclsyntax.ForExpr); ok && len(diags) < MaxDiagnosticsPerFile {
+		if len(diags) >= MaxDiagnosticsPerFile {
+			return nil
+		}
+		switch e := n.(type) {
+		case *hclsyntax.ForExpr:
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "For expressions are not supported",
 				Detail:   "An inventory writes its lists and maps out: a for expression (or a %{ for } directive in a template) does work that grows with the product of the sizes of what it ranges over, which rotplan bounds for any input.",
 				Subject:  e.OpenRange.Ptr(),
 			})
+		case *hclsyntax.TupleConsExpr:
+			if len(e.Exprs) > MaxListLength && !dependsOn[e] {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "List too long",
+					Detail:   fmt.Sprintf("This list holds %d values; a list in an inventory holds at most %d (depends_on excepted).", len(e.Exprs), MaxListLength),
+					Subject:  e.OpenRange.Ptr(),
+				})
+			}
 		}
 		return nil
 	})
