@@ -128,6 +128,7 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 	// Values exist only while apply runs. One funcEnv for the whole load:
 	// what env() and file() return is counted against MaxFunctionReads.
 	fe := newFuncEnv(d.inv.Dir, d.opts.Mode, d.opts.Trust, d.opts.LookupEnv)
+	fe.redactor = &d.inv.redactor
 	vars := d.inv.variables(nil)
 	d.ctx = &hcl.EvalContext{Variables: vars, Functions: fe.functions()}
 	if d.opts.Mode != ModeResolve {

@@ -41,6 +41,9 @@ type funcEnv struct {
 	// realDir is dir, absolute with its symbolic links resolved; "" until
 	// an untrusted file() needs it.
 	realDir string
+	// redactor, when set, collects what env() and file() return in an
+	// untrusted inventory (Inventory.Redact).
+	redactor *redactor
 }
 
 func newFuncEnv(dir string, mode Mode, trust Trust, lookupEnv func(string) (string, bool)) *funcEnv {
@@ -386,11 +389,16 @@ func (e *funcEnv) count(n int) error {
 	return nil
 }
 
-// sensitive marks v Sensitive in an untrusted inventory: what env() and
-// file() read is not the author's to print.
+// sensitive marks v, a string env() or file() read, Sensitive in an
+// untrusted inventory: it is not the author's to print. The string also
+// goes to the redactor, whatever setting it ends up in: a pull request
+// could route a credential into a public setting to have an error quote it.
 func (e *funcEnv) sensitive(v cty.Value) cty.Value {
 	if e.trust == Trusted {
 		return v
+	}
+	if e.redactor != nil {
+		e.redactor.add(v.AsString())
 	}
 	return v.Mark(Sensitive)
 }

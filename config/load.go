@@ -272,7 +272,13 @@ func Load(dir string, files map[string][]byte, opts Options) (*Inventory, hcl.Di
 		d := &decoder{inv: inv, opts: opts, implicit: map[string]*Provider{}}
 		diags = append(diags, d.decode(bodies)...)
 	}
-	return inv, limitDiagnostics(explainFunctionErrors(diags))
+	diags = limitDiagnostics(explainFunctionErrors(diags))
+	for _, d := range diags {
+		// A check that names a public setting's value (two blocks writing
+		// one file) names what env() or file() returned only as sensitive.
+		d.Summary, d.Detail = inv.Redact(d.Summary), inv.Redact(d.Detail)
+	}
+	return inv, diags
 }
 
 // ParseFile parses one inventory file after checking that it is text and

@@ -101,12 +101,14 @@ func pathKey(p cty.Path) string {
 	return b.String()
 }
 
-// Redact returns s with every string that env() or file() returned for a
-// setting that is not public, in an untrusted inventory, replaced by
-// "(sensitive)": for text a provider made from a block's configuration,
-// such as an error, before it is shown. Strings shorter than
-// minRedacted bytes are left: they would match too much, and a credential
-// is longer.
+// Redact returns s with every string that env() or file() returned in an
+// untrusted inventory, and every value of a setting that is not public
+// made from one, replaced by "(sensitive)": for text made from a block's
+// configuration, such as a provider's error or a diagnostic, before it is
+// shown. Public settings are no exception: rotplan uses their values, but
+// a pull request could route a credential into one to have an error quote
+// it. Strings shorter than minRedacted bytes are left: they would match
+// too much, and a credential is longer.
 func (inv *Inventory) Redact(s string) string {
 	return inv.redactor.redact(s)
 }
