@@ -59,6 +59,15 @@ type decoder struct {
 	inv  *Inventory
 	opts Options
 	ctx  *hcl.EvalContext
+	// deferred is ctx with env() and file() reading nothing, for what plan
+	// and validate do not evaluate (ModePlan); nil in ModeResolve.
+	deferred *hcl.EvalContext
+	// names lists the secrets' names for "did you mean", once needed;
+	// suggested counts the suggestions made, which stop at
+	// MaxDiagnosticsPerFile so that a list of many undeclared names costs
+	// no more than linear time.
+	names     []string
+	suggested int
 	// refRanges[i][name] is where secret i first refers to secret name, for
 	// pointing a cycle diagnostic at the reference that closes it.
 	refRanges []map[string]hcl.Range
@@ -68,6 +77,8 @@ type decoder struct {
 	files map[string]string
 	// absDir is the inventory directory, absolute; "" until needed.
 	absDir string
+	// realDir is absDir with its symbolic links resolved; "" until needed.
+	realDir string
 	// valueRefs and fieldBlocks are checked against the secrets' fields
 	// once every generator is known (checkFields).
 	valueRefs   []valueRef
@@ -135,7 +146,15 @@ func (d *decoder) decode(bodies []hcl.Body) hcl.Diagnostics {
 		d.inv.byName[name] = s
 		declared = append(declared, blk)
 	}
-	d.ctx = d.inv.EvalContext(nil) // values exist only while apply runs
+	// Values exist only while apply runs. One funcEnv for the whole load:
+	// what env() and file() return is counted against MaxFunctionReads.
+	fe := newFuncEnv(d.inv.Dir, d.opts.Mode, d.opts.Trust, d.opts.LookupEnv)
+	fe.redactor = &d.inv.redactor
+	vars := d.inv.variables(nil)
+	d.ctx = &hcl.EvalContext{Variables: vars, Functions: fe.functions()}
+	if d.opts.Mode != ModeResolve {
+		d.deferred = &hcl.EvalContext{Variables: vars, Functions: fe.deferredFunctions()}
+	}
 
 	diags = append(diags, d.decodeSettings(settings)...)
 	diags = append(diags, d.decodeProviders(providers)...)
@@ -220,7 +239,7 @@ func (d *decoder) decodeState(blk *hcl.Block) hcl.Diagnostics {
 	if !known {
 		return hcl.Diagnostics{unknownType("state backend", typ, names, blk.LabelRanges[0])}
 	}
-	ctx := &hcl.EvalContext{Functions: functions(d.inv.Dir, ModeValidate, d.inv.lookupEnv)}
+	ctx := &hcl.EvalContext{Functions: newFuncEnv(d.inv.Dir, ModeValidate, d.inv.trust, d.inv.lookupEnv).functions()}
 	val, diags := hcldec.Decode(blk.Body, spec, ctx)
 	d.inv.Settings.State = StateBackend{Type: typ, Config: val, DeclRange: blk.DefRange}
 	return diags
@@ -291,9 +310,9 @@ func (d *decoder) decodeProviders(blocks []*hcl.Block) hcl.Diagnostics {
 			})
 			continue
 		}
-		val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
+		val, moreDiags := hcldec.Decode(d.planBody(blk.Body, schema), schema.Spec, d.ctx)
 		diags = append(diags, moreDiags...)
-		p.Config = val
+		p.Config = d.settleProvider(schema, val)
 		d.inv.Providers[p.Address()] = p
 	}
 	return diags
@@ -370,9 +389,14 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 
 	s.Notice, s.Grace = d.inv.Settings.Notice, d.inv.Settings.Grace
 	if attr := content.Attributes["description"]; attr != nil {
-		v, moreDiags := d.str(attr)
+		v, moreDiags := d.value(attr)
 		diags = append(diags, moreDiags...)
-		s.Description = v
+		if v.sensitive {
+			// Free text is not public: env() or file() in it stays out.
+			d.inv.redactor.add(v.s)
+		} else {
+			s.Description = v.s
+		}
 	}
 	var freqRange hcl.Range
 	known := true // durations from an unset env() are unknown while validating
@@ -472,6 +496,7 @@ func (d *decoder) decodeSecret(s *Secret, blk *hcl.Block) hcl.Diagnostics {
 			s.Store = &Block{Kind: KindStore, Type: "local", Body: hcl.EmptyBody(), Config: val, Schema: schema, DeclRange: s.DeclRange, TypeRange: s.DeclRange}
 			if !moreDiags.HasErrors() {
 				s.Store.Destinations = d.destinations(s, s.Store)
+				diags = append(diags, d.checkStoreFiles(s.Store)...)
 			}
 		}
 	}
@@ -540,13 +565,27 @@ func (d *decoder) decodeTypedBlock(s *Secret, kind BlockKind, blk *hcl.Block) (*
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	val, moreDiags := hcldec.Decode(blk.Body, schema.Spec, d.ctx)
-	block.Config = val
+	ctx := d.ctx
+	if kind == KindVerify && d.deferred != nil {
+		ctx = d.deferred // a check runs only at apply
+	}
+	val, moreDiags := hcldec.Decode(d.planBody(blk.Body, schema), schema.Spec, ctx)
+	d.settle(block, val)
 	diags = append(diags, moreDiags...)
 	if !diags.HasErrors() {
 		block.Destinations = d.destinations(s, block)
+		diags = append(diags, d.checkStoreFiles(block)...)
 	}
 	return block, diags
+}
+
+// planBody is body, with the settings the schema marks ApplyOnly evaluated
+// in the deferred context unless every setting is evaluated (ModeResolve).
+func (d *decoder) planBody(body hcl.Body, schema *BlockSchema) hcl.Body {
+	if d.deferred == nil || len(schema.ApplyOnly) == 0 {
+		return body
+	}
+	return deferBody{Body: body, applyOnly: schema.ApplyOnly, ctx: d.deferred}
 }
 
 // implicitProvider stands in for a provider block the inventory leaves out:
@@ -596,8 +635,11 @@ func (d *decoder) referencedSecret(tr hcl.Traversal, diags *hcl.Diagnostics) (st
 	}
 	if d.inv.byName[name] == nil {
 		detail := fmt.Sprintf("There is no secret named %q in this inventory.", name)
-		if suggestion := didYouMean(name, d.secretNames()); suggestion != "" {
-			detail += fmt.Sprintf(" Did you mean %q?", suggestion)
+		if d.suggested < MaxDiagnosticsPerFile {
+			d.suggested++
+			if suggestion := didYouMean(name, d.secretNames()); suggestion != "" {
+				detail += fmt.Sprintf(" Did you mean %q?", suggestion)
+			}
 		}
 		*diags = append(*diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -678,17 +720,25 @@ func (d *decoder) checkCycles() hcl.Diagnostics {
 
 // duration evaluates a duration attribute. ok is false when the value is
 // unknown (an unset env() while validating) or wrong.
+//
+// A duration is public: plan shows it. But one that env() or file()
+// returned in an untrusted inventory is not quoted when it is malformed,
+// since it could be anything.
 func (d *decoder) duration(attr *hcl.Attribute) (v time.Duration, ok bool, diags hcl.Diagnostics) {
-	s, known, diags := d.value(attr)
-	if diags.HasErrors() || !known {
+	val, diags := d.value(attr)
+	if diags.HasErrors() || !val.known {
 		return 0, false, diags
 	}
-	v, err := ParseDuration(s)
+	v, err := ParseDuration(val.s)
 	if err != nil {
+		detail := fmt.Sprintf("%s: %s. %s", attr.Name, err, durationHint)
+		if val.sensitive {
+			detail = fmt.Sprintf("%s: the value env() or file() returned is not a duration; it is not shown, since it could be a credential. %s", attr.Name, durationHint)
+		}
 		return 0, false, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid duration",
-			Detail:   fmt.Sprintf("%s: %s. %s", attr.Name, err, durationHint),
+			Detail:   detail,
 			Subject:  attr.Expr.Range().Ptr(),
 		}}
 	}
@@ -696,21 +746,30 @@ func (d *decoder) duration(attr *hcl.Attribute) (v time.Duration, ok bool, diags
 }
 
 // str evaluates a string attribute; an unknown value (an unset env var while
-// validating) reads as "".
+// validating) reads as "". For a setting that is public (a path).
 func (d *decoder) str(attr *hcl.Attribute) (string, hcl.Diagnostics) {
-	s, _, diags := d.value(attr)
-	return s, diags
+	val, diags := d.value(attr)
+	return val.s, diags
 }
 
-// value evaluates a string attribute and says whether its value is known.
-func (d *decoder) value(attr *hcl.Attribute) (string, bool, hcl.Diagnostics) {
+// stringValue is a string attribute's value: known is false for an unset
+// env() while validating, sensitive is set for what env() or file()
+// returned in an untrusted inventory.
+type stringValue struct {
+	s                string
+	known, sensitive bool
+}
+
+// value evaluates a string attribute.
+func (d *decoder) value(attr *hcl.Attribute) (stringValue, hcl.Diagnostics) {
 	val, diags := attr.Expr.Value(d.ctx)
 	if diags.HasErrors() {
-		return "", false, diags
+		return stringValue{}, diags
 	}
+	val, marks := val.UnmarkDeep()
 	val, err := convert.Convert(val, cty.String)
 	if err != nil || val.IsNull() {
-		return "", false, hcl.Diagnostics{{
+		return stringValue{}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid value",
 			Detail:   fmt.Sprintf("%s must be a string.", attr.Name),
@@ -718,17 +777,20 @@ func (d *decoder) value(attr *hcl.Attribute) (string, bool, hcl.Diagnostics) {
 		}}
 	}
 	if !val.IsKnown() {
-		return "", false, nil
+		return stringValue{}, nil
 	}
-	return val.AsString(), true, nil
+	_, sensitive := marks[Sensitive]
+	return stringValue{s: val.AsString(), known: true, sensitive: sensitive}, nil
 }
 
 func (d *decoder) secretNames() []string {
-	names := make([]string, len(d.inv.Secrets))
-	for i, s := range d.inv.Secrets {
-		names[i] = s.Name
+	if d.names == nil {
+		d.names = make([]string, len(d.inv.Secrets))
+		for i, s := range d.inv.Secrets {
+			d.names[i] = s.Name
+		}
 	}
-	return names
+	return d.names
 }
 
 func unknownType(what, typ string, valid []string, rng hcl.Range) *hcl.Diagnostic {

@@ -126,3 +126,56 @@ func (d *decoder) checkDestinations() hcl.Diagnostics {
 	}
 	return diags
 }
+
+// checkStoreFiles refuses, in an untrusted inventory, a store block that
+// keeps its values in a file outside the inventory directory (symbolic
+// links resolved): plan reads that file, and a pull request could point it
+// at any file of the machine that plans it. Stores whose file does not
+// resolve inside go unchecked here (an env() unset while validating).
+func (d *decoder) checkStoreFiles(b *Block) hcl.Diagnostics {
+	if d.opts.Trust == Trusted || b.Kind != KindStore {
+		return nil
+	}
+	if d.realDir == "" {
+		d.realDir = realPath(d.inv.Dir)
+	}
+	var diags hcl.Diagnostics
+	for _, dest := range b.Destinations {
+		if dest.File == "" || inside(d.realDir, dest.File) {
+			continue
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Store file outside the inventory directory",
+			Detail:   fmt.Sprintf("store.%s keeps its values in %s, outside the inventory directory once symbolic links are resolved. An inventory is not trusted unless you say so, and plan reads only files inside its directory. Keep the store file there; or, for an inventory you wrote or reviewed, run with -trust.", b.Type, dest.File),
+			Subject:  b.TypeRange.Ptr(),
+		})
+	}
+	return diags
+}
+
+// realPath is path made absolute, with its symbolic links resolved where
+// it exists.
+func realPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return resolveSymlinks(filepath.Clean(path))
+}
+
+// evalSymlinks is path made absolute with its symbolic links resolved; it
+// must exist.
+func evalSymlinks(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+// inside reports whether path is dir or below it; both are absolute, clean
+// and with their symbolic links resolved.
+func inside(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && !filepath.IsAbs(rel) && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}

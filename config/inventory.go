@@ -33,10 +33,14 @@ type Inventory struct {
 	Secrets []*Secret
 	byName  map[string]*Secret
 
-	// mode and lookupEnv are what the inventory was loaded with, for
+	// mode, trust and lookupEnv are what the inventory was loaded with, for
 	// decoding blocks again once values are known.
 	mode      Mode
+	trust     Trust
 	lookupEnv func(string) (string, bool)
+	// redactor holds the strings env() and file() returned for settings
+	// that are not public, for Redact.
+	redactor redactor
 }
 
 // EvalContext returns the context to decode blocks in once secret values
@@ -45,29 +49,34 @@ type Inventory struct {
 // as unknown. Decode blocks in it with Block.Decode, which takes the marks
 // off the result.
 func (inv *Inventory) EvalContext(values map[string]cty.Value) *hcl.EvalContext {
-	secrets := make(map[string]cty.Value, len(inv.Secrets))
-	// Of any type: a structured value is an object (secret.NAME.value.FIELD),
-	// which load checks against the generator's fields once it knows them.
-	unknown := cty.DynamicVal
-	for _, s := range inv.Secrets {
-		v, ok := values[s.Name]
-		if ok {
-			v = v.Mark(Sensitive)
-		} else {
-			v = unknown
-		}
-		secrets[s.Name] = cty.ObjectVal(map[string]cty.Value{"value": v})
-	}
 	return &hcl.EvalContext{
-		Variables: map[string]cty.Value{"secret": cty.ObjectVal(secrets)},
-		Functions: functions(inv.Dir, inv.mode, inv.lookupEnv),
+		Variables: inv.variables(values),
+		Functions: newFuncEnv(inv.Dir, inv.mode, inv.trust, inv.lookupEnv).functions(),
 	}
 }
 
+// variables are the secret.NAME.value references of an evaluation context.
+func (inv *Inventory) variables(values map[string]cty.Value) map[string]cty.Value {
+	secrets := make(map[string]cty.Value, len(inv.Secrets))
+	// Of any type: a structured value is an object (secret.NAME.value.FIELD),
+	// which load checks against the generator's fields once it knows them.
+	unknown := cty.ObjectVal(map[string]cty.Value{"value": cty.DynamicVal})
+	for _, s := range inv.Secrets {
+		if v, ok := values[s.Name]; ok {
+			secrets[s.Name] = cty.ObjectVal(map[string]cty.Value{"value": v.Mark(Sensitive)})
+		} else {
+			secrets[s.Name] = unknown
+		}
+	}
+	return map[string]cty.Value{"secret": cty.ObjectVal(secrets)}
+}
+
 // StringAttr returns a known string attribute of the block's decoded
-// configuration, or "" (a generator's instructions, for instance).
+// configuration, or "" (a generator's instructions, for instance). A value
+// env() or file() returned in an untrusted inventory reads as "" unless its
+// schema marks the setting Public.
 func (b *Block) StringAttr(name string) string {
-	s, _ := KnownString(b.Config, name)
+	s, _ := KnownString(b.shown(), name)
 	return s
 }
 
@@ -211,10 +220,18 @@ type Block struct {
 	// Body is kept so the executor can decode it again once the values it
 	// references (secret.NAME.value) are known.
 	Body hcl.Body
-	// Config is the body decoded against the type's schema; values that come
-	// from other secrets are unknown here.
+	// Config is the body decoded against the type's schema, for providers;
+	// values that come from other secrets are unknown here, and so are
+	// those of env() and file() in the settings plan does not evaluate
+	// (ModePlan).
 	Config cty.Value
-	Schema *BlockSchema
+	// hidden lists the paths of Config whose values env() or file()
+	// returned in an untrusted inventory, in settings the schema does not
+	// mark Public: nothing rotplan prints may show them.
+	hidden []cty.Path
+	// shownConfig is Config with the values at hidden unknown.
+	shownConfig cty.Value
+	Schema      *BlockSchema
 	// Provider is the provider block this block's type shares settings
 	// with, or nil when the inventory has none.
 	Provider *Provider

@@ -69,6 +69,18 @@ type BlockSchema struct {
 	// NotImplemented marks a type whose schema is known but whose provider
 	// is not built yet: it validates, and plan reports it as an error.
 	NotImplemented bool
+	// Public lists the settings (attribute names) whose values may be
+	// shown, in a plan, a diagnostic or a provider's error, even when env()
+	// or file() returned them in an untrusted inventory: places and names,
+	// such as a URL, a region, a path, an app. The values of other settings
+	// from env() or file() are sensitive there (see Untrusted).
+	Public []string
+	// ApplyOnly lists the settings only apply uses: plan evaluates them
+	// without calling env() or file(), which read nothing and are unknown
+	// there, and validate checks their shape the same way (see ModePlan).
+	// Observation must not need them. A verify block is apply-only as a
+	// whole, whatever this says.
+	ApplyOnly []string
 }
 
 // Destination is one place a block writes a value.

@@ -65,3 +65,9 @@ fi
 
 step "go test"
 go test -race -count=1 ./...
+
+step "fuzz the pipeline, 30 s"
+# FuzzPipeline runs arbitrary input through load, observation and plan
+# (docs/BENCHMARKS.md). Each new input it finds interesting is minimised by
+# at most 10 runs, or minimising would take the 30 seconds.
+go test ./cmd/rotplan -run '^$' -fuzz '^FuzzPipeline$' -fuzztime 30s -fuzzminimizetime 10x

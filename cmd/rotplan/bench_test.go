@@ -136,3 +136,77 @@ func BenchmarkValidatePlan(b *testing.B) {
 		})
 	}
 }
+
+// writeDependsOnInventory writes an inventory whose depends_on lists hold n
+// entries in all, shaped as one of:
+//
+//   - wide: secret "top" depends on each of n other secrets, one list of n;
+//   - chain: n+1 secrets, each depending on the one before it.
+//
+// Secrets go in files of 10,000, under the 2 MiB limit of a file, and the
+// store is empty: every secret is planned as missing.
+func writeDependsOnInventory(tb testing.TB, dir, shape string, n int) {
+	tb.Helper()
+	const perFile = 10000
+	var b strings.Builder
+	flush := func(name string) {
+		if b.Len() == 0 {
+			return
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(b.String()), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		b.Reset()
+	}
+	for i := 0; i <= n; i++ {
+		if i > 0 && i%perFile == 0 {
+			flush(fmt.Sprintf("secrets%03d.hcl", i/perFile-1))
+		}
+		fmt.Fprintf(&b, "secret \"s%06d\" {\n  frequency = \"90d\"\n", i)
+		if shape == "chain" && i > 0 {
+			fmt.Fprintf(&b, "  depends_on = [secret.s%06d]\n", i-1)
+		}
+		b.WriteString("  generate \"random\" {}\n}\n")
+	}
+	flush(fmt.Sprintf("secrets%03d.hcl", n/perFile))
+	if shape == "wide" {
+		b.WriteString("secret \"top\" {\n  frequency = \"90d\"\n  generate \"random\" {}\n  depends_on = [\n")
+		for i := 0; i <= n-1; i++ {
+			fmt.Fprintf(&b, "    secret.s%06d,\n", i)
+		}
+		b.WriteString("  ]\n}\n")
+		flush("top.hcl")
+	}
+}
+
+// BenchmarkDependsOn times load and plan of inventories whose depends_on
+// lists hold 25,000, 50,000 and 100,000 entries, in two shapes (see
+// writeDependsOnInventory): each part of load and plan, the dependency
+// graph and its cycle check included, must stay linear in them.
+func BenchmarkDependsOn(b *testing.B) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	registry := newRegistry()
+	for _, shape := range []string{"wide", "chain"} {
+		for _, n := range []int{25000, 50000, 100000} {
+			dir := b.TempDir()
+			writeDependsOnInventory(b, dir, shape, n)
+			b.Run(fmt.Sprintf("%s/entries=%d", shape, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					inv, diags := config.LoadDir(dir, config.Options{Schemas: registry, Mode: config.ModePlan})
+					if diags.HasErrors() {
+						b.Fatal(diags)
+					}
+					obs := (&executor.Observer{Providers: executor.NewProviders(registry, nil)}).Observe(context.Background(), inv)
+					plan, err := planner.Make(inv, obs, now, planner.Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(plan.Changes) != len(inv.Secrets) || plan.HasErrors() {
+						b.Fatalf("plan has %d changes (errors: %v), want %d without errors", len(plan.Changes), plan.HasErrors(), len(inv.Secrets))
+					}
+				}
+			})
+		}
+	}
+}

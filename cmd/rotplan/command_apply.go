@@ -65,7 +65,9 @@ func runApply(m *meta, args []string) int {
 		now = clock
 	}
 
-	inv, ok := m.loadInventory(config.ModeResolve)
+	// apply carries out what its operator reviewed, checks and commands
+	// included: the inventory is trusted.
+	inv, ok := m.loadInventory(config.ModeResolve, config.Trusted)
 	if !ok {
 		return exitError
 	}

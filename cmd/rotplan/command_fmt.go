@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/rogpeppe/go-internal/diff"
 
 	"github.com/rotplan/rotplan/cmd/rotplan/internal/views"
 	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/internal/regular"
 )
 
 func runFmt(m *meta, args []string) int {
@@ -40,14 +40,14 @@ func runFmt(m *meta, args []string) int {
 	formatted := map[string][]byte{}
 	for _, name := range names {
 		path := filepath.Join(dir, name)
-		src, err := os.ReadFile(path)
+		src, err := regular.ReadFile(path, config.MaxFileSize)
 		if err != nil {
 			fmt.Fprintf(m.stderr, "Error: %s\n", err)
 			return exitError
 		}
 		sources[name] = src
 		// Formatting a file that does not parse could move its mistakes.
-		if _, moreDiags := hclsyntax.ParseConfig(src, name, hcl.InitialPos); moreDiags.HasErrors() {
+		if _, moreDiags := config.ParseFile(name, src); moreDiags.HasErrors() {
 			diags = append(diags, moreDiags...)
 			continue
 		}

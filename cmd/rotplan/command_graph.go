@@ -9,10 +9,11 @@ import (
 
 func runGraph(m *meta, args []string) int {
 	fs := newFlagSet(m, "graph", "Prints the dependency graph of the inventory's secrets in DOT, for Graphviz.\nA solid edge means the secret is made from the other's value and rotates\nwith it; a dashed edge only orders the two.")
+	trust := trustFlag(fs.FlagSet)
 	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
-	inv, ok := m.loadInventory(config.ModeValidate)
+	inv, ok := m.loadInventory(config.ModeValidate, trust.trust())
 	if !ok {
 		return exitError
 	}

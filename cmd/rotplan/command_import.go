@@ -42,7 +42,7 @@ func runImport(m *meta, args []string) int {
 		at = t
 	}
 
-	inv, ok := m.loadInventory(config.ModeResolve)
+	inv, ok := m.loadInventory(config.ModeResolve, config.Trusted)
 	if !ok {
 		return exitError
 	}

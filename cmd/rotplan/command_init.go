@@ -103,7 +103,7 @@ func runInit(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	if _, ok := m.loadInventory(config.ModeValidate); !ok {
+	if _, ok := m.loadInventory(config.ModeValidate, config.Trusted); !ok {
 		return exitError
 	}
 	fmt.Fprintf(m.stdout, "Wrote %s: %d secrets. Next: rotplan plan, then rotplan import secret.NAME for a value that exists already.\n", path, len(names))

@@ -48,6 +48,7 @@ func runPlan(m *meta, args []string) int {
 	var targets, replace addressList
 	fs.Var(&targets, "target", "plan only `secret.NAME`, what it needs and what rotates with it (repeatable)")
 	fs.Var(&replace, "replace", "rotate `secret.NAME` even if it is not due (repeatable)")
+	trust := trustFlag(fs.FlagSet)
 	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
@@ -61,7 +62,7 @@ func runPlan(m *meta, args []string) int {
 		return exitError
 	}
 
-	inv, ok := m.loadInventory(config.ModeResolve)
+	inv, ok := m.loadInventory(config.ModePlan, trust.trust())
 	if !ok {
 		return exitError
 	}
@@ -76,6 +77,7 @@ func runPlan(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
+	redactPlan(plan, inv)
 	meta := views.PlanMeta{Version: rotplanVersion(), InventoryHash: inv.Hash, Targets: targets.addresses(), Replace: replace.addresses()}
 	if *out != "" {
 		// A saved plan is bound to the state's serial too: apply refuses it

@@ -42,7 +42,9 @@ func runShow(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "\nCannot tell whether this saved plan is current: there is no inventory in %s. Run show with -chdir=DIR pointing at the inventory the plan was made from.\n", dir)
 		return exitError
 	}
-	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, Mode: config.ModeValidate})
+	// Only the inventory's hash is compared, and nothing of it is shown: a
+	// saved plan is apply's, whose inventory is trusted.
+	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, Mode: config.ModeValidate, Trust: config.Trusted})
 	if diags.HasErrors() || inv.Hash != jp.InventoryHash {
 		fmt.Fprintf(m.stderr, "\nThis saved plan is stale: the inventory in %s has changed since the plan was made (%s, now %s). Run rotplan plan again.\n",
 			dir, shortHash(jp.InventoryHash), shortHash(inv.Hash))

@@ -84,7 +84,7 @@ func runStateList(m *meta, args []string) int {
 	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
-	inv, ok := m.loadInventory(config.ModeValidate)
+	inv, ok := m.loadInventory(config.ModeValidate, config.Trusted)
 	if !ok {
 		return exitError
 	}
@@ -143,7 +143,7 @@ func runStateShow(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	inv, ok := m.loadInventory(config.ModeValidate)
+	inv, ok := m.loadInventory(config.ModeValidate, config.Trusted)
 	if !ok {
 		return exitError
 	}
@@ -193,7 +193,7 @@ func runStateAbort(m *meta, args []string) int {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)
 		return exitError
 	}
-	inv, ok := m.loadInventory(config.ModeResolve)
+	inv, ok := m.loadInventory(config.ModeResolve, config.Trusted)
 	if !ok {
 		return exitError
 	}

@@ -9,10 +9,11 @@ import (
 
 func runValidate(m *meta, args []string) int {
 	fs := newFlagSet(m, "validate", "Checks the inventory's syntax, types, references and dependency graph.\nIt contacts no system and needs no credentials: environment variables read\nwith env() may be unset.")
+	trust := trustFlag(fs.FlagSet)
 	if code, ok := fs.parse(args, 0, 0); !ok {
 		return code
 	}
-	inv, ok := m.loadInventory(config.ModeValidate)
+	inv, ok := m.loadInventory(config.ModeValidate, trust.trust())
 	if !ok {
 		return exitError
 	}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,44 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"repeat": repeatCmd,
+		},
 	})
+}
+
+// repeatCmd is the scripts' "repeat [-from N] FILE COUNT TEXT": it appends
+// TEXT to FILE COUNT times, {i} in it standing for a counter that starts at
+// N (0 by default). TEXT in double quotes is read as a Go string, so that
+// "\x00" or "\n" can be written. It makes the large inputs that scripts
+// about bounded work need without putting them in the txtar.
+func repeatCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! repeat")
+	}
+	from := 0
+	if len(args) > 1 && args[0] == "-from" {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		from, args = n, args[2:]
+	}
+	if len(args) != 3 {
+		ts.Fatalf("usage: repeat [-from N] FILE COUNT TEXT")
+	}
+	count, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	text := args[2]
+	if strings.HasPrefix(text, `"`) {
+		text, err = strconv.Unquote(text)
+		ts.Check(err)
+	}
+	var b strings.Builder
+	for i := from; i < from+count; i++ {
+		b.WriteString(strings.ReplaceAll(text, "{i}", strconv.Itoa(i)))
+	}
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	ts.Check(err)
+	_, err = f.WriteString(b.String())
+	ts.Check(err)
+	ts.Check(f.Close())
 }

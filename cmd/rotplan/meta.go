@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
 
@@ -35,18 +36,37 @@ func newMeta(s streams, dir string) *meta {
 
 // loadInventory reads and validates the inventory, printing any
 // diagnostics. ok is false when there were errors.
-func (m *meta) loadInventory(mode config.Mode) (inv *config.Inventory, ok bool) {
+func (m *meta) loadInventory(mode config.Mode, trust config.Trust) (inv *config.Inventory, ok bool) {
 	if info, err := os.Stat(m.dir); err != nil || !info.IsDir() {
 		fmt.Fprintf(m.stderr, "Error: cannot use %s as the inventory directory: it does not exist or is not a directory.\n", m.dir)
 		return nil, false
 	}
-	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, States: m.states, Mode: mode})
+	inv, diags := config.LoadDir(m.dir, config.Options{Schemas: m.registry, States: m.states, Mode: mode, Trust: trust})
 	m.logger.Debug("inventory loaded", "dir", m.dir, "files", len(inv.Sources), "secrets", len(inv.Secrets), "diagnostics", len(diags))
 	views.Diagnostics(m.stderr, diags, inv.Sources, colorEnabled(m.stderr))
 	if diags.HasErrors() {
 		return inv, false
 	}
 	return inv, true
+}
+
+// trustFlag adds -trust to a command that reads an inventory without
+// carrying it out. Without it the inventory is untrusted, as one from a
+// pull request must be (config.Untrusted).
+func trustFlag(fs *flag.FlagSet) *trustValue {
+	t := new(trustValue)
+	fs.BoolVar(&t.set, "trust", false, "trust the inventory: let file() read outside its directory and show what env() and file() read (for an inventory you wrote or reviewed, never for a pull request)")
+	return t
+}
+
+type trustValue struct{ set bool }
+
+// trust is the config.Trust the flag asks for.
+func (t *trustValue) trust() config.Trust {
+	if t.set {
+		return config.Trusted
+	}
+	return config.Untrusted
 }
 
 // newRegistry returns the registry of every provider rotplan ships. It is a

@@ -134,7 +134,7 @@ func unlock(m *meta, fs *flagSet, args []string) int {
 	if code, ok := fs.parse(args, 1, 1); !ok {
 		return code
 	}
-	inv, ok := m.loadInventory(config.ModeValidate)
+	inv, ok := m.loadInventory(config.ModeValidate, config.Trusted)
 	if !ok {
 		return exitError
 	}

@@ -93,20 +93,20 @@ var elastiCacheAuthTokenSpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Provider("aws", config.BlockSchema{Spec: providerSpec})
-	r.Store("aws_secretsmanager", config.BlockSchema{Spec: secretsManagerSpec, Provider: "aws"}, func(s providers.Settings) (providers.Store, error) {
+	r.Provider("aws", config.BlockSchema{Spec: providerSpec, Public: []string{"region", "profile", "endpoint"}})
+	r.Store("aws_secretsmanager", config.BlockSchema{Spec: secretsManagerSpec, Provider: "aws", Public: []string{"secret_id", "json_key"}}, func(s providers.Settings) (providers.Store, error) {
 		return NewSecretsManager(s)
 	})
-	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws", Fields: []string{FieldAccessKeyID, FieldSecretAccessKey}}, func(s providers.Settings) (providers.Generator, error) {
+	r.Generator("aws_iam_access_key", config.BlockSchema{Spec: iamAccessKeySpec, Provider: "aws", Fields: []string{FieldAccessKeyID, FieldSecretAccessKey}, Public: []string{"user_name"}}, func(s providers.Settings) (providers.Generator, error) {
 		return NewIAMAccessKey(s)
 	})
 	r.Verifier("aws_sts", config.BlockSchema{Spec: stsSpec, Provider: "aws"}, func(s providers.Settings) (providers.Verifier, error) {
 		return NewSTSCheck(s)
 	})
-	r.Target("aws_iam_access_key", config.BlockSchema{Spec: iamKeyTargetSpec, Provider: "aws", Authenticates: true}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("aws_iam_access_key", config.BlockSchema{Spec: iamKeyTargetSpec, Provider: "aws", Authenticates: true, Public: []string{"user_name"}}, func(s providers.Settings) (providers.Target, error) {
 		return NewIAMKeyTarget(s)
 	})
-	r.Target("elasticache_auth_token", config.BlockSchema{Spec: elastiCacheAuthTokenSpec, Provider: "aws"}, nil)
+	r.Target("elasticache_auth_token", config.BlockSchema{Spec: elastiCacheAuthTokenSpec, Provider: "aws", Public: []string{"replication_group_id"}}, nil)
 }
 
 // The checks below never quote the value they reject: once apply knows

@@ -39,8 +39,8 @@ var keyVaultSpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Provider("azure", config.BlockSchema{Spec: providerSpec})
-	r.Store("azure_keyvault", config.BlockSchema{Spec: keyVaultSpec, Provider: "azure"}, nil)
+	r.Provider("azure", config.BlockSchema{Spec: providerSpec, Public: []string{"tenant_id", "client_id"}})
+	r.Store("azure_keyvault", config.BlockSchema{Spec: keyVaultSpec, Provider: "azure", Public: []string{"vault_url", "name"}}, nil)
 }
 
 // The checks below never quote the value they reject: once apply knows

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 
 	"github.com/rotplan/rotplan/internal/atomicfile"
@@ -213,7 +212,7 @@ func Write(path string, sets map[string]sensitive.Value, unsets []string) error 
 		}
 	}
 
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fail(err)
 	}

@@ -147,11 +147,12 @@ func TestObserve(t *testing.T) {
 		items = append(items, providers.ObserveItem{Secret: name, Target: "target.env_file.app", Config: tc.config, Current: sensitive.New(tc.current)})
 	}
 	reads := map[string]int{}
+	read := readFile
 	readFile = func(name string) ([]byte, error) {
 		reads[name]++
-		return os.ReadFile(name)
+		return read(name)
 	}
-	t.Cleanup(func() { readFile = os.ReadFile })
+	t.Cleanup(func() { readFile = read })
 
 	tgt, err := New(providers.Settings{Dir: dir})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("env_file", config.BlockSchema{Spec: spec(), Writes: writes}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("env_file", config.BlockSchema{Spec: spec(), Writes: writes, Public: []string{"path", "key", "previous_key"}}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 }

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/rotplan/rotplan/internal/regular"
 	"github.com/rotplan/rotplan/internal/sensitive"
 	"github.com/rotplan/rotplan/providers"
 )
@@ -48,8 +48,14 @@ func (t *Target) Locate(config cty.Value) (path, key, previousKey string, err er
 	return path, key, previousKey, nil
 }
 
-// readFile reads a dotenv file; tests replace it to count reads.
-var readFile = os.ReadFile
+// MaxFileSize bounds a dotenv file: reading a larger one is refused.
+const MaxFileSize = 8 << 20
+
+// readFile reads a dotenv file: a regular file, not a named pipe or a
+// device, of at most MaxFileSize bytes. Tests replace it to count reads.
+var readFile = func(path string) ([]byte, error) {
+	return regular.ReadFile(path, MaxFileSize)
+}
 
 // Observe reports whether each item's file holds the store's current value
 // under its key, reading each file once. A missing file or key, or an empty

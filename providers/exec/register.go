@@ -30,7 +30,9 @@ var commandSpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("exec", config.BlockSchema{Spec: commandSpec}, func(s providers.Settings) (providers.Target, error) {
+	// Observing an exec target runs nothing, so plan needs none of its
+	// settings.
+	r.Target("exec", config.BlockSchema{Spec: commandSpec, ApplyOnly: []string{"command", "value_env"}}, func(s providers.Settings) (providers.Target, error) {
 		return NewTarget(s)
 	})
 	r.Verifier("exec", config.BlockSchema{Spec: commandSpec}, func(s providers.Settings) (providers.Verifier, error) {

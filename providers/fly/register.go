@@ -61,8 +61,8 @@ var targetSpec = &hcldec.ValidateSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Provider("fly", config.BlockSchema{Spec: providerSpec})
-	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly", RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
+	r.Provider("fly", config.BlockSchema{Spec: providerSpec, Public: []string{"api_url"}})
+	r.Target("fly", config.BlockSchema{Spec: targetSpec, Provider: "fly", RotationNote: rotationNote, Writes: writes, Public: []string{"app", "key", "previous_key", "deploy"}}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 }

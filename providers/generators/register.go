@@ -22,7 +22,7 @@ func Register(r *providers.Registry) {
 	r.Generator("ed25519", config.BlockSchema{Spec: ed25519Spec}, func(providers.Settings) (providers.Generator, error) {
 		return &Ed25519{}, nil
 	})
-	r.Generator("template", config.BlockSchema{Spec: templateSpec}, func(providers.Settings) (providers.Generator, error) {
+	r.Generator("template", config.BlockSchema{Spec: templateSpec, ApplyOnly: []string{"template"}}, func(providers.Settings) (providers.Generator, error) {
 		return &Template{}, nil
 	})
 	r.Generator("manual", config.BlockSchema{Spec: manualSpec, Manual: true}, func(providers.Settings) (providers.Generator, error) {

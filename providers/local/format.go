@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/rotplan/rotplan/internal/regular"
 )
 
 // formatVersion is the version of the file format this package reads and
@@ -56,8 +57,16 @@ type versionMeta struct {
 	Failed      bool   `json:"failed,omitempty"`
 }
 
-// openFile opens a store file for reading; tests replace it to count reads.
-var openFile = os.Open
+// MaxFileSize bounds a store file: reading one is refused past it.
+const MaxFileSize = 64 << 20
+
+// openFile opens a store file for reading, without blocking on a named pipe
+// and refusing anything but a regular file; tests replace it to count
+// reads.
+var openFile = func(name string) (*os.File, error) {
+	f, _, err := regular.Open(name)
+	return f, err
+}
 
 // readDocument reads and decodes the store file at path. A missing file is an
 // empty store. The file must be accessible to its owner only.
@@ -106,7 +115,7 @@ func readPrivate(path string) ([]byte, error) {
 		return nil, fmt.Errorf("refusing to read it: mode %04o lets other users access the secrets in it; restrict it to its owner with: chmod 600 %s",
 			perm, shellQuote(path))
 	}
-	return io.ReadAll(f)
+	return regular.Read(f, fi, MaxFileSize)
 }
 
 // decodeError describes a decoding failure by byte offset only: the errors of

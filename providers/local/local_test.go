@@ -83,10 +83,11 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 func countOpens(t *testing.T) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
-	t.Cleanup(func() { openFile = os.Open })
+	open := openFile
+	t.Cleanup(func() { openFile = open })
 	openFile = func(name string) (*os.File, error) {
 		counts[name]++
-		return os.Open(name)
+		return open(name)
 	}
 	return counts
 }

@@ -17,7 +17,7 @@ const DefaultPath = "rotplan.store"
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Store("local", config.BlockSchema{Spec: spec(), Writes: writes}, func(s providers.Settings) (providers.Store, error) {
+	r.Store("local", config.BlockSchema{Spec: spec(), Writes: writes, Public: []string{"path", "key"}}, func(s providers.Settings) (providers.Store, error) {
 		return New(s)
 	})
 }

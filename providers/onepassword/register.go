@@ -46,7 +46,7 @@ func RegisterWith(r *providers.Registry, connect Connect) {
 
 func register(r *providers.Registry, conn *connector) {
 	r.Provider("onepassword", config.BlockSchema{Spec: providerSpec})
-	r.Store("onepassword", config.BlockSchema{Spec: storeSpec, Provider: "onepassword"}, func(s providers.Settings) (providers.Store, error) {
+	r.Store("onepassword", config.BlockSchema{Spec: storeSpec, Provider: "onepassword", Public: []string{"reference"}}, func(s providers.Settings) (providers.Store, error) {
 		token, err := tokenOf(s.Provider)
 		if err != nil {
 			return nil, err

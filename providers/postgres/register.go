@@ -65,7 +65,7 @@ var verifySpec = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("postgres", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes, Public: []string{"role", "strategy", "alternate_role"}}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 	r.Generator("postgres_login", config.BlockSchema{Spec: loginSpec, Fields: []string{fieldUsername, fieldPassword}}, func(s providers.Settings) (providers.Generator, error) {

@@ -119,7 +119,7 @@ var verifyAttrs = hcldec.ObjectSpec{
 
 // Register adds this package's block types to r.
 func Register(r *providers.Registry) {
-	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes}, func(s providers.Settings) (providers.Target, error) {
+	r.Target("redis", config.BlockSchema{Spec: targetSpec, Authenticates: true, RotationNote: rotationNote, Writes: writes, Public: []string{"address", "tls", "admin_username", "username", "mode"}}, func(s providers.Settings) (providers.Target, error) {
 		return New(s)
 	})
 	r.Verifier("redis", config.BlockSchema{Spec: verifySpec}, func(s providers.Settings) (providers.Verifier, error) {
