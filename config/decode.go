@@ -745,13 +745,6 @@ func (d *decoder) duration(attr *hcl.Attribute) (v time.Duration, ok bool, diags
 	return v, true, nil
 }
 
-// str evaluates a string attribute; an unknown value (an unset env var while
-// validating) reads as "". For a setting that is public (a path).
-func (d *decoder) str(attr *hcl.Attribute) (string, hcl.Diagnostics) {
-	val, diags := d.value(attr)
-	return val.s, diags
-}
-
 // stringValue is a string attribute's value: known is false for an unset
 // env() while validating, sensitive is set for what env() or file()
 // returned in an untrusted inventory.
