@@ -136,8 +136,11 @@ func TestRedisVerifyRetries(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
-	if strings.Contains(resp.Detail, "after 1 attempt") {
-		t.Errorf("Detail = %q, want more than one attempt", resp.Detail)
+	// The refused login is in the server's log (waitForFailedLogin), and
+	// the check passed after it. How many attempts it counts depends on
+	// timing: the client's dialer may log in again within one attempt.
+	if !strings.Contains(resp.Detail, "answered PING after") {
+		t.Errorf("Detail = %q", resp.Detail)
 	}
 }
 

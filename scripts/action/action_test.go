@@ -301,7 +301,8 @@ func (e *env) planComments() []*comment {
 	for _, c := range e.gh.comments {
 		e.noValues(c.Body)
 		if strings.HasPrefix(c.Body, "<!-- rotplan-plan: ") {
-			out = append(out, c)
+			copied := *c // the fake changes its own under its lock
+			out = append(out, &copied)
 		}
 	}
 	return out
@@ -310,6 +311,11 @@ func (e *env) planComments() []*comment {
 func (e *env) count(call string) int {
 	e.gh.mu.Lock()
 	defer e.gh.mu.Unlock()
+	return e.countLocked(call)
+}
+
+// countLocked is count for a caller that holds the fake's lock.
+func (e *env) countLocked(call string) int {
 	n := 0
 	for _, c := range e.gh.calls {
 		if strings.HasPrefix(c, call) {
@@ -397,7 +403,9 @@ func TestActionPlanCommentFakeGitHub(t *testing.T) {
 // later runs.
 func TestActionDriftIssueFakeGitHub(t *testing.T) {
 	e := newEnv(t)
+	e.gh.mu.Lock()
 	e.gh.issues = append(e.gh.issues, &issue{ID: 1, Number: 1, Title: "unrelated", Body: "hello", Labels: []string{"bug"}, Open: true})
+	e.gh.mu.Unlock()
 
 	for run := range 2 {
 		code, out, _ := e.run("issue", "-at 2026-12-01")
@@ -405,6 +413,8 @@ func TestActionDriftIssueFakeGitHub(t *testing.T) {
 			t.Fatalf("run %d: exit %d, want 2:\n%s", run, code, out)
 		}
 	}
+	e.gh.mu.Lock()
+	defer e.gh.mu.Unlock()
 	var ours []*issue
 	for _, i := range e.gh.issues {
 		e.noValues(i.Body)
@@ -415,7 +425,7 @@ func TestActionDriftIssueFakeGitHub(t *testing.T) {
 	if len(ours) != 1 || !strings.HasPrefix(ours[0].Title, "rotplan: secrets to rotate in ") || !strings.Contains(ours[0].Body, "secret.db_password") {
 		t.Fatalf("issues labelled rotplan: %+v, want one listing the plan", ours)
 	}
-	if e.count("POST /repos/acme/infra/issues") != 1 || e.count("PATCH /repos/acme/infra/issues/2") != 1 {
+	if e.countLocked("POST /repos/acme/infra/issues") != 1 || e.countLocked("PATCH /repos/acme/infra/issues/2") != 1 {
 		t.Errorf("calls: %v; want one issue opened, then updated", e.gh.calls)
 	}
 	if e.gh.issues[0].Body != "hello" {
