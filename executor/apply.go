@@ -128,11 +128,16 @@ func (a *Applier) Apply(ctx context.Context, inv *config.Inventory, plan *planne
 // journal lets the next apply resume.
 func (a *Applier) operations(ctx context.Context) (context.Context, context.CancelFunc) {
 	ops, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		select {
 		case <-ops.Done():
 			return
 		case <-ctx.Done():
+		}
+		if ops.Err() != nil {
+			return // apply ended as the interrupt came
 		}
 		a.emit(Event{Kind: EventInterrupted, Message: fmt.Sprintf("interrupted: starting nothing new; what is in flight finishes, or rolls back, within %s. Interrupt again to stop at once: the next apply resumes from the journal.", a.stopTimeout())})
 		t := time.NewTimer(a.stopTimeout())
@@ -143,7 +148,12 @@ func (a *Applier) operations(ctx context.Context) (context.Context, context.Canc
 			cancel()
 		}
 	}()
-	return ops, cancel
+	// Stopping waits for the watcher: nothing is reported once Apply has
+	// returned.
+	return ops, func() {
+		cancel()
+		<-exited
+	}
 }
 
 // works makes one work per change with an action, in plan order. A
