@@ -238,7 +238,13 @@ func (p *Postgres) Lock(ctx context.Context, info LockInfo, timeout time.Duratio
 			break
 		}
 		if !time.Now().Before(deadline) {
+			// The holder records itself just after it takes the lock: a
+			// moment later its record is there to name it.
 			holder, _, err := p.holderRow(ctx, c)
+			for tries := 0; err == nil && holder.ID == "unknown" && tries < 40; tries++ {
+				time.Sleep(25 * time.Millisecond)
+				holder, _, err = p.holderRow(ctx, c)
+			}
 			if err != nil {
 				return fail(fmt.Errorf("lock state %s: %w", p, err))
 			}
