@@ -239,7 +239,9 @@ func (d *decoder) decodeState(blk *hcl.Block) hcl.Diagnostics {
 	if !known {
 		return hcl.Diagnostics{unknownType("state backend", typ, names, blk.LabelRanges[0])}
 	}
-	ctx := &hcl.EvalContext{Functions: newFuncEnv(d.inv.Dir, ModeValidate, d.inv.trust, d.inv.lookupEnv).functions()}
+	fe := newFuncEnv(d.inv.Dir, ModeValidate, d.inv.trust, d.inv.lookupEnv)
+	fe.redactor = &d.inv.redactor // what env() reads for it is redacted too
+	ctx := &hcl.EvalContext{Functions: fe.functions()}
 	val, diags := hcldec.Decode(blk.Body, spec, ctx)
 	d.inv.Settings.State = StateBackend{Type: typ, Config: val, DeclRange: blk.DefRange}
 	return diags
