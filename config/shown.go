@@ -14,8 +14,9 @@ import (
 // is handed to providers without marks (they need the values), and the
 // paths that held marks outside the schema's Public settings are kept on
 // the block: what config and the planner show is the configuration with
-// those values unknown, and Redact takes them out of any text a provider
-// makes from the configuration.
+// those values unknown. Redact takes those values, and every string env()
+// and file() returned, out of any text made from the configuration (a
+// provider's error, a diagnostic).
 
 // settle takes the marks off a decoded block's configuration: the block
 // keeps the plain value for providers and the paths that held a mark in
