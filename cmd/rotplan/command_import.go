@@ -59,17 +59,8 @@ func runImport(m *meta, args []string) int {
 		return exitError
 	}
 	defer held.release()
-	instances := executor.NewProviders(m.registry, m.logger)
+	applier, instances := held.applier(m, inv)
 	defer instances.Close()
-	applier := &executor.Applier{
-		Providers: instances,
-		Logger:    m.logger,
-		Now:       time.Now,
-		Who:       operatorName(),
-		Lock:      held.lock,
-		State:     held.st,
-		Audit:     held.audit(inv, "", nil),
-	}
 	req := executor.ImportRequest{Secret: name, ChangedAt: at}
 	res, err := applier.Import(ctx, inv, req)
 	if errors.Is(err, executor.ErrImportNeedsValue) {

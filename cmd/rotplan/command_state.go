@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/rotplan/rotplan/config"
-	"github.com/rotplan/rotplan/executor"
 	"github.com/rotplan/rotplan/executor/state"
 )
 
@@ -205,16 +204,8 @@ func runStateAbort(m *meta, args []string) int {
 		return exitError
 	}
 	defer held.release()
-	instances := executor.NewProviders(m.registry, m.logger)
+	applier, instances := held.applier(m, inv)
 	defer instances.Close()
-	applier := &executor.Applier{
-		Providers: instances,
-		Logger:    m.logger,
-		Who:       operatorName(),
-		Lock:      held.lock,
-		State:     held.st,
-		Audit:     held.audit(inv, "", nil),
-	}
 	res, err := applier.Abort(ctx, inv, addr[0], *reason)
 	if err != nil {
 		fmt.Fprintf(m.stderr, "Error: %s\n", err)

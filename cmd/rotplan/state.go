@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rotplan/rotplan/config"
+	"github.com/rotplan/rotplan/executor"
 	"github.com/rotplan/rotplan/executor/state"
 )
 
@@ -65,6 +66,20 @@ func (m *meta) lockState(ctx context.Context, inv *config.Inventory, operation s
 	}
 	m.logger.Debug("state locked", "state", b.String(), "serial", st.Serial, "rotations", len(st.Rotations))
 	return &heldState{m: m, backend: b, lock: k, st: st}, nil
+}
+
+// applier is an Applier for an operator's command on one secret (import,
+// state abort) under the held lock; close the Providers it returns.
+func (h *heldState) applier(m *meta, inv *config.Inventory) (*executor.Applier, *executor.Providers) {
+	instances := executor.NewProviders(m.registry, m.logger)
+	return &executor.Applier{
+		Providers: instances,
+		Logger:    m.logger,
+		Who:       operatorName(),
+		Lock:      h.lock,
+		State:     h.st,
+		Audit:     h.audit(inv, "", nil),
+	}, instances
 }
 
 func (h *heldState) release() {
